@@ -1,0 +1,73 @@
+// Package validate verifies CloudTrail digest chains and the log files they
+// reference, from any store.Store, and returns a report.Report.
+//
+// Integrity problems are findings in the report; an error from Run means the
+// run could not be completed (the store could not be listed, access was
+// denied, the context was cancelled).
+package validate
+
+import (
+	"time"
+
+	"github.com/trailcheck/trailcheck/pkg/keys"
+)
+
+// Options says what to validate and how.
+type Options struct {
+	// Start and End bound the period to validate. End zero means Now().
+	Start, End time.Time
+
+	// Accounts, Regions and Trails narrow discovery; empty means all.
+	Accounts []string
+	Regions  []string
+	Trails   []string
+	// Prefix is the key prefix before AWSLogs/ (no trailing slash). When
+	// PrefixSet is false, every AWSLogs/ folder up to a few levels deep is
+	// discovered instead.
+	Prefix    string
+	PrefixSet bool
+	// Bucket is the bucket name the digests must name. Empty: the store's
+	// name, or for a local copy, the name the digests carry.
+	Bucket string
+
+	// Keys finds the public key of each digest.
+	Keys keys.Source
+
+	// Workers is the number of objects read at once; 0 picks a default.
+	Workers int
+
+	// FailOnGap makes a chain gap an error instead of a warning.
+	FailOnGap bool
+
+	// KeepValid records every examined object in Report.Objects (for
+	// verbose listings). Memory then grows with the number of objects.
+	KeepValid bool
+
+	// DeliveryDelay is how long after its end time a digest may take to
+	// arrive; digests not due yet are not expected. Zero means 15 minutes.
+	DeliveryDelay time.Duration
+
+	// LatestDelivery, when set, returns the time of the trail's latest
+	// digest delivery (CloudTrail GetTrailStatus) for a chain's home region
+	// and trail; digests are expected up to it rather than up to End.
+	LatestDelivery func(trail, homeRegion string) (time.Time, bool)
+
+	// Progress, when set, is told how many log files there are to hash and
+	// how many are done. It is called from several goroutines.
+	Progress Progress
+
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Progress receives hashing progress.
+type Progress interface {
+	// Add says n more log files are to be hashed.
+	Add(n int)
+	// Done says n log files were hashed.
+	Done(n int)
+}
+
+// DefaultWorkers is the default number of objects read at once from a
+// remote store: enough to hide S3's per-request latency.
+const DefaultWorkers = 128
