@@ -193,7 +193,7 @@ func Parse(raw []byte) (*Digest, error) {
 			return nil, formatErr("logFiles[%d] hashValue %q is not a hex SHA-256", i, lf.HashValue)
 		}
 	}
-	if d.IsChainStart() != d.allPreviousNull() {
+	if nulls := d.previousNulls(); nulls != 0 && nulls != 5 {
 		return nil, formatErr("previousDigest fields are partly null")
 	}
 	if !d.IsChainStart() {
@@ -216,9 +216,17 @@ func (d *Digest) IsChainStart() bool {
 	return d.PreviousDigestSignature == nil
 }
 
-func (d *Digest) allPreviousNull() bool {
-	return d.PreviousDigestS3Bucket == nil && d.PreviousDigestS3Object == nil &&
-		d.PreviousDigestHashValue == nil && d.PreviousDigestHashAlgo == nil && d.PreviousDigestSignature == nil
+// previousNulls counts the previousDigest* fields that are null: a valid
+// digest has all five or none.
+func (d *Digest) previousNulls() int {
+	n := 0
+	for _, p := range []*string{d.PreviousDigestS3Bucket, d.PreviousDigestS3Object, d.PreviousDigestHashValue,
+		d.PreviousDigestHashAlgo, d.PreviousDigestSignature} {
+		if p == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // SigningString returns the exact bytes CloudTrail signs for d:

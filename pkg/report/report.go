@@ -39,13 +39,16 @@ const (
 	// ObjectUnreadable is an object that could not be read after retries
 	// (not a proof of tampering, but not verified either).
 	ObjectUnreadable Kind = "object_unreadable"
+	// KeyRegionUnchecked says a key came from a file that does not say which
+	// region it belongs to, so the region check was not made.
+	KeyRegionUnchecked Kind = "key_region_unchecked"
 )
 
 // Kinds lists every kind in documentation order.
 var Kinds = []Kind{
 	DigestMissing, DigestInvalidFormat, DigestSignatureInvalid, DigestUnanchored, DigestMoved,
 	DigestKeyNotFound, DigestChainMismatch, ChainTruncated, ChainGap, NoDigests,
-	LogMissing, LogHashMismatch, LogInvalidFormat, LogTrailingData, LogUnreferenced, ObjectUnreadable,
+	LogMissing, LogHashMismatch, LogInvalidFormat, LogTrailingData, LogUnreferenced, ObjectUnreadable, KeyRegionUnchecked,
 }
 
 // Severity says whether a finding fails the run.
