@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -72,6 +73,11 @@ type Digest struct {
 	// Start and End are DigestStartTime and DigestEndTime parsed.
 	Start, End time.Time `json:"-"`
 }
+
+var knownFields = []string{"awsAccountId", "digestStartTime", "digestEndTime", "digestS3Bucket", "digestS3Object",
+	"digestPublicKeyFingerprint", "digestSignatureAlgorithm", "newestEventTime", "oldestEventTime",
+	"previousDigestS3Bucket", "previousDigestS3Object", "previousDigestHashValue", "previousDigestHashAlgorithm",
+	"previousDigestSignature", "logFiles"}
 
 // FormatError says why bytes are not a digest.
 type FormatError struct{ Reason string }
@@ -158,6 +164,16 @@ func Parse(raw []byte) (*Digest, error) {
 		"digestPublicKeyFingerprint", "digestSignatureAlgorithm", "previousDigestSignature", "logFiles"} {
 		if _, ok := fields[name]; !ok {
 			return nil, formatErr("missing field %q", name)
+		}
+	}
+	// encoding/json matches names case-insensitively; CloudTrail's readers
+	// do not. A near-duplicate name could make us read a different value
+	// from the one the AWS CLI reads, so it is refused.
+	for name := range fields {
+		for _, known := range knownFields {
+			if name != known && strings.EqualFold(name, known) {
+				return nil, formatErr("field %q differs from %q only in case", name, known)
+			}
 		}
 	}
 	d := &Digest{}

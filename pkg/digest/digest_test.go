@@ -93,6 +93,7 @@ func TestParseRejects(t *testing.T) {
 		"partly null previous": strings.Replace(string(raw), `"previousDigestHashAlgorithm":"SHA-256"`, `"previousDigestHashAlgorithm":null`, 1),
 		"short log hash":       strings.Replace(string(raw), `"hashValue":"4309c6161e`, `"hashValue":"4309`, 1),
 		"logFiles null":        strings.Replace(string(raw), `"logFiles":[`, `"logFiles":null,"x":[`, 1),
+		"case variant":         strings.Replace(string(raw), `{"awsAccountId"`, `{"DigestEndTime":"2023-10-15T23:04:04Z","awsAccountId"`, 1),
 		"number bucket":        strings.Replace(string(raw), `"digestS3Bucket":"llm-guard-trail"`, `"digestS3Bucket":5`, 1),
 	}
 	for name, in := range cases {

@@ -338,7 +338,7 @@ func (a *assessor) chain(c *chain) report.Chain {
 		f := report.Finding{Kind: report.ChainGap, Severity: sev, Object: a.uri(n.key),
 			Time: &from, Until: &until, Order: report.Order{DigestEnd: n.end, LogIndex: afterLogs},
 			Detail: fmt.Sprintf("chain restarts: no digest between %s and %s (%s); logging or validation was stopped, or digests were removed",
-				fmtTime(from), fmtTime(until), until.Sub(from).Round(time.Minute))}
+				fmtTime(from), fmtTime(until), until.Sub(from))}
 		a.rep.Findings = append(a.rep.Findings, withChain(f, ch.ID))
 		ch.Gaps = append(ch.Gaps, report.Interval{Start: from, End: until})
 	}
