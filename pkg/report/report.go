@@ -77,10 +77,30 @@ type Finding struct {
 	Time *time.Time `json:"time,omitempty"`
 	// Until is the end of the period a gap or truncation finding covers.
 	Until *time.Time `json:"until,omitempty"`
+	// Events are the trail-control events (StopLogging, DeleteTrail, …)
+	// found in verified log files around a gap or truncation: who stopped
+	// the trail, when, and from where.
+	Events []Event `json:"events,omitempty"`
+	// Unexplained is set on a gap or truncation for which no such event
+	// was found in the verified log files around it.
+	Unexplained bool `json:"unexplained,omitempty"`
 	// Order orders findings of one chain the way the AWS CLI would print them
 	// (newest digest first, then its log files in digest order). It is not
 	// part of the JSON document.
 	Order Order `json:"-"`
+}
+
+// Event is a CloudTrail management event that explains a gap.
+type Event struct {
+	Name      string    `json:"event_name"`
+	Time      time.Time `json:"event_time"`
+	Actor     string    `json:"actor"` // userIdentity.arn, or its type and principal
+	SourceIP  string    `json:"source_ip"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	Region    string    `json:"region"`
+	Account   string    `json:"account"`
+	Trail     string    `json:"trail,omitempty"` // requestParameters name or trailName
+	LogFile   string    `json:"log_file"`        // the verified log file it was found in
 }
 
 // Order positions a finding within a chain for AWS CLI-compatible output.

@@ -239,6 +239,7 @@ func (a *assessor) chain(c *chain) report.Chain {
 			continue
 		}
 		authentic[r] = sig
+		r.verified = true
 		k := r.lookup.Key
 		if _, ok := a.keysUsed[k.Fingerprint+"/"+k.Region]; !ok {
 			a.keysUsed[k.Fingerprint+"/"+k.Region] = report.KeyInfo{Fingerprint: k.Fingerprint, Region: k.Region,

@@ -166,6 +166,9 @@ func (e *engine) run(ctx context.Context) (*report.Report, error) {
 			Detail: fmt.Sprintf("no CloudTrail digests or log files found for %s to %s%s", fmtTime(e.start), fmtTime(e.end), e.filterText()),
 		})
 	}
+	if err := e.explain(ctx, rep, found); err != nil {
+		return nil, err
+	}
 	for _, k := range keysUsed {
 		rep.Keys = append(rep.Keys, k)
 	}

@@ -42,6 +42,10 @@ type digestRec struct {
 	lookup keys.Lookup
 
 	logs []logResult // one per d.LogFiles entry
+
+	// verified is set by the assessment: the digest's signature verified,
+	// so the log files it lists are vouched for.
+	verified bool
 }
 
 // logResult is the outcome of hashing one referenced log file.

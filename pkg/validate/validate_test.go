@@ -456,3 +456,35 @@ func TestRunErrors(t *testing.T) {
 		t.Fatalf("empty store: %s %v", rep.Verdict, kinds(rep))
 	}
 }
+
+// TestGapExplained: the sample's stop is explained by the StopLogging and
+// StartLogging events in the owner's home-region logs, for every chain of
+// the trail, including chains in other regions and accounts.
+func TestGapExplained(t *testing.T) {
+	tr := generate(t, trailgen.SampleConfig())
+	rep := run(t, tr.Store, Options{Start: trailgen.SampleStart, End: trailgen.SampleEnd, Keys: tr.KeySet()})
+	gaps := 0
+	for _, f := range rep.Findings {
+		if f.Kind != report.ChainGap {
+			continue
+		}
+		gaps++
+		if f.Unexplained || len(f.Events) != 2 || f.Events[0].Name != "StopLogging" || f.Events[1].Name != "StartLogging" {
+			t.Fatalf("gap %s: events %+v", f.Object, f.Events)
+		}
+		if f.Events[0].Actor == "" || f.Events[0].SourceIP == "" || !strings.Contains(f.Detail, "StopLogging by arn:aws:iam::") {
+			t.Fatalf("gap %s: %+v %s", f.Object, f.Events[0], f.Detail)
+		}
+	}
+	if gaps != 4 {
+		t.Fatalf("%d gaps, want 4", gaps)
+	}
+	// Without the owner's home region in the run, the same gaps have no
+	// explanation and say so.
+	rep = run(t, tr.Store, Options{Start: trailgen.SampleStart, End: trailgen.SampleEnd, Keys: tr.KeySet(), Regions: []string{"eu-west-1"}})
+	for _, f := range rep.Findings {
+		if f.Kind == report.ChainGap && (!f.Unexplained || !strings.Contains(f.Detail, "unexplained")) {
+			t.Fatalf("gap without evidence not flagged: %+v", f)
+		}
+	}
+}
