@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // Local is a bucket copied to a directory: object key k is file Dir/k.
 type Local struct {
-	dir    string
-	bucket string
+	dir string
 }
 
 // NewLocal opens dir as a bucket root. It fails if dir is not a readable
@@ -37,8 +37,8 @@ func NewLocal(dir string) (*Local, error) {
 // Dir returns the directory.
 func (l *Local) Dir() string { return l.dir }
 
-// Bucket returns "": a local copy does not know its bucket.
-func (l *Local) Bucket() string { return l.bucket }
+// Bucket returns "": a local copy does not know its bucket (see WithBucket).
+func (l *Local) Bucket() string { return "" }
 
 func (l *Local) path(key string) (string, error) {
 	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
@@ -69,8 +69,8 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 	var objs []Object
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == root {
-				return fs.SkipAll
+			if p == root && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) {
+				return fs.SkipAll // nothing below a missing folder or a file
 			}
 			return err
 		}
@@ -100,6 +100,9 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	for _, o := range objs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := fn(o); err != nil {
 			return err
 		}
@@ -109,6 +112,9 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 
 // ListDirs lists the subdirectories of prefix.
 func (l *Local) ListDirs(ctx context.Context, prefix string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		return nil, fmt.Errorf("ListDirs: prefix %q does not end in /", prefix)
 	}
@@ -122,7 +128,7 @@ func (l *Local) ListDirs(ctx context.Context, prefix string) ([]string, error) {
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, nil
 		}
 		return nil, err
@@ -139,13 +145,16 @@ func (l *Local) ListDirs(ctx context.Context, prefix string) ([]string, error) {
 
 // Open opens the file for key. A local copy has no metadata.
 func (l *Local) Open(ctx context.Context, key string) (io.ReadCloser, Meta, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
 	p, err := l.path(key)
 	if err != nil {
 		return nil, nil, err
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, nil, NotFound(key)
 		}
 		return nil, nil, err

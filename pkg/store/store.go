@@ -61,6 +61,9 @@ type metaStore struct {
 	meta map[string]Meta
 }
 
+// Unwrap returns the wrapped store.
+func (m *metaStore) Unwrap() Store { return m.Store }
+
 func (m *metaStore) Open(ctx context.Context, key string) (io.ReadCloser, Meta, error) {
 	rc, md, err := m.Store.Open(ctx, key)
 	if err != nil {
@@ -87,6 +90,21 @@ func WithBucket(s Store, bucket string) Store { return &bucketStore{Store: s, bu
 type bucketStore struct {
 	Store
 	bucket string
+}
+
+// Unwrap returns the wrapped store.
+func (b *bucketStore) Unwrap() Store { return b.Store }
+
+// Base returns the innermost store of a chain of wrappers (WithMetadata,
+// WithBucket).
+func Base(s Store) Store {
+	for {
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return s
+		}
+		s = u.Unwrap()
+	}
 }
 
 func (b *bucketStore) Bucket() string { return b.bucket }

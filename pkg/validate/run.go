@@ -69,7 +69,7 @@ func newEngine(st store.Store, opts Options) (*engine, error) {
 	}
 	e.workers = opts.Workers
 	if e.workers <= 0 {
-		if _, local := st.(*store.Local); local {
+		if _, local := store.Base(st).(*store.Local); local {
 			e.workers = runtime.GOMAXPROCS(0)
 		} else {
 			e.workers = DefaultWorkers
@@ -217,7 +217,7 @@ func (e *engine) filterText() string {
 }
 
 func sourceName(st store.Store) string {
-	if l, ok := st.(*store.Local); ok {
+	if l, ok := store.Base(st).(*store.Local); ok {
 		return "dir:" + l.Dir()
 	}
 	if b := st.Bucket(); b != "" {
