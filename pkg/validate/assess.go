@@ -348,20 +348,21 @@ func (a *assessor) chain(c *chain) report.Chain {
 	// of the range (or the trail's latest delivery), once delivered.
 	if !id.Backfill && len(c.digests) > 0 {
 		newest := c.digests[len(c.digests)-1].end
+		next := newest.Add(time.Hour)
 		due := e.now.Add(-e.opts.DeliveryDelay)
 		if e.end.Before(due) {
 			due = e.end
 		}
-		next := newest.Add(time.Hour)
-		latest := time.Time{}
-		if e.opts.LatestDelivery != nil {
-			if t, ok := e.opts.LatestDelivery(id.Trail, id.HomeRegion); ok {
-				latest = t
+		var truncated bool
+		if latest, ok := e.latestDelivery(id); ok {
+			// CloudTrail says when it last delivered a digest: a later one
+			// than ours was delivered, or ours is the last (logging stopped).
+			truncated = newest.Before(e.end) && !latest.Before(next.Add(-10*time.Minute))
+			if latest.Before(due) {
+				due = latest
 			}
-		}
-		truncated := newest.Before(due) && !next.Add(e.opts.DeliveryDelay).After(e.now)
-		if !latest.IsZero() && latest.After(newest.Add(time.Minute)) && !latest.After(e.end.Add(time.Hour)) {
-			truncated = true
+		} else {
+			truncated = newest.Before(due) && !next.Add(e.opts.DeliveryDelay).After(e.now)
 		}
 		if truncated {
 			n := int(due.Sub(newest) / time.Hour)
@@ -440,6 +441,13 @@ func (a *assessor) chain(c *chain) report.Chain {
 	ch.Logs.Invalid = ch.Logs.Total - ch.Logs.Valid
 	sort.Strings(ch.Keys)
 	return ch
+}
+
+func (e *engine) latestDelivery(id digest.ChainID) (time.Time, bool) {
+	if e.opts.LatestDelivery == nil {
+		return time.Time{}, false
+	}
+	return e.opts.LatestDelivery(id.Trail, id.HomeRegion)
 }
 
 func withChain(f report.Finding, id string) report.Finding { f.Chain = id; return f }

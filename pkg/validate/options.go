@@ -7,6 +7,7 @@
 package validate
 
 import (
+	"context"
 	"time"
 
 	"github.com/trailcheck/trailcheck/pkg/keys"
@@ -30,8 +31,15 @@ type Options struct {
 	// name, or for a local copy, the name the digests carry.
 	Bucket string
 
-	// Keys finds the public key of each digest.
+	// Keys finds the public key of each digest. If it also implements
+	// Prefetcher, each region's keys for the range are asked for once, while
+	// the region is being listed.
 	Keys keys.Source
+
+	// ExpectAccounts lists accounts that must have files in the bucket (the
+	// member accounts of an organization trail); one with none is a
+	// no_digests finding.
+	ExpectAccounts []string
 
 	// Workers is the number of objects read at once; 0 picks a default.
 	Workers int
@@ -58,6 +66,12 @@ type Options struct {
 
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+}
+
+// Prefetcher is a key source that can load a region's keys for a period
+// in one request.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, region string, start, end time.Time) error
 }
 
 // Progress receives hashing progress.

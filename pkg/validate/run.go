@@ -159,6 +159,22 @@ func (e *engine) run(ctx context.Context) (*report.Report, error) {
 		a := &assessor{e: e, bucket: bucket, rep: rep, keysUsed: keysUsed}
 		a.location(l)
 	}
+	seen := map[string]bool{}
+	for _, l := range found {
+		if l != nil && (len(l.chains) > 0 || len(l.logs) > 0) {
+			seen[l.loc.Account] = true
+		}
+	}
+	for _, acct := range e.opts.ExpectAccounts {
+		if seen[acct] || (e.accounts != nil && !e.accounts[acct]) {
+			continue
+		}
+		rep.Findings = append(rep.Findings, report.Finding{
+			Kind: report.NoDigests, Severity: report.Error,
+			Object: store.URI(bucketOr(bucket), e.scope()),
+			Detail: fmt.Sprintf("account %s of the organization has no CloudTrail digest or log file in the bucket for %s to %s", acct, fmtTime(e.start), fmtTime(e.end)),
+		})
+	}
 	if len(rep.Chains) == 0 && !hasKind(rep.Findings, report.NoDigests) {
 		rep.Findings = append(rep.Findings, report.Finding{
 			Kind: report.NoDigests, Severity: report.Error,

@@ -114,6 +114,14 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	if pf, ok := e.opts.Keys.(Prefetcher); ok {
+		g.Go(func() error {
+			if err := pf.Prefetch(gctx, loc.Region, e.start, e.end.Add(time.Hour)); err != nil {
+				return fmt.Errorf("public keys for region %s: %w", loc.Region, err)
+			}
+			return nil
+		})
+	}
 	// Log objects in the range, for the unreferenced-log check; listed while
 	// the digests are read.
 	g.Go(func() error {

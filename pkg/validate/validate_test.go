@@ -488,3 +488,31 @@ func TestGapExplained(t *testing.T) {
 		}
 	}
 }
+
+// TestTruncationUsesLatestDelivery: with CloudTrail's latest digest delivery
+// time, a stopped trail (no digest after ours) is not truncation, and a
+// deleted tail is, however late the run.
+func TestTruncationUsesLatestDelivery(t *testing.T) {
+	tr := generate(t, cleanConfig())
+	ds := chainDigests(t, tr, "us-east-1")
+	for _, d := range ds[len(ds)-3:] {
+		tr.Store.Delete(d.Key)
+	}
+	last := ds[len(ds)-4].End
+	opts := optionsFor(tr)
+	opts.Regions = []string{"us-east-1"}
+	opts.Now = func() time.Time { return tr.End.Add(30 * 24 * time.Hour) }
+
+	opts.LatestDelivery = func(string, string) (time.Time, bool) { return tr.End.Add(4 * time.Minute), true }
+	if got := kinds(run(t, tr.Store, opts)); strings.Join(got, ",") != "chain_truncated" {
+		t.Fatalf("deleted tail with later delivery: %v", got)
+	}
+	opts.LatestDelivery = func(string, string) (time.Time, bool) { return last.Add(4 * time.Minute), true }
+	if rep := run(t, tr.Store, opts); len(kinds(rep)) != 0 {
+		t.Fatalf("trail stopped after its last digest: %v\n%s", kinds(rep), dump(rep))
+	}
+	opts.LatestDelivery = nil
+	if got := kinds(run(t, tr.Store, opts)); strings.Join(got, ",") != "chain_truncated" {
+		t.Fatalf("without delivery time: %v", got)
+	}
+}
