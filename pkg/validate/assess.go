@@ -148,6 +148,23 @@ func (a *assessor) chain(c *chain) report.Chain {
 		a.rep.Findings = append(a.rep.Findings, f)
 	}
 
+	// The newest digest an earlier run verified must still be there, unchanged.
+	if c.anchor != nil {
+		ar := c.anchorRec
+		f := report.Finding{Object: a.uri(c.anchorKey), Time: timePtr(c.anchor.End), Order: report.Order{DigestEnd: c.anchor.End, LogIndex: -1}}
+		switch {
+		case ar.d == nil && ar.failKind == report.DigestMissing:
+			f.Kind, f.Detail = report.DigestMissing, "the newest digest verified by the previous run (state file) is gone"
+		case ar.d == nil:
+			f.Kind, f.Detail = ar.failKind, "the newest digest verified by the previous run (state file): "+ar.failDetail
+		case !strings.EqualFold(ar.d.SHA256, c.anchor.SHA256):
+			f.Kind, f.Detail = report.DigestChainMismatch, fmt.Sprintf("changed since the previous run verified it: SHA-256 now %s, was %s", ar.d.SHA256, c.anchor.SHA256)
+		}
+		if f.Kind != "" {
+			add(nil, f)
+		}
+	}
+
 	// Each digest on its own: readable, in place, right algorithms, a key.
 	regionUnchecked := false
 	for _, r := range c.digests {
@@ -290,13 +307,29 @@ func (a *assessor) chain(c *chain) report.Chain {
 			}
 			continue
 		}
+		if c.anchor != nil && pkey == c.anchorKey {
+			if !strings.EqualFold(*d.PreviousDigestHashValue, c.anchor.SHA256) || !strings.EqualFold(*d.PreviousDigestSignature, c.anchor.Signature) {
+				add(s, report.Finding{Kind: report.DigestChainMismatch,
+					Detail: "previousDigestHashValue or previousDigestSignature is not that of the digest verified by the previous run (" + pkey + ")"})
+			}
+			if !d.Start.Equal(c.anchor.End) {
+				add(s, report.Finding{Kind: report.DigestChainMismatch,
+					Detail: fmt.Sprintf("digestStartTime %s is not the end of the digest verified by the previous run (%s)", d.DigestStartTime, fmtTime(c.anchor.End))})
+			}
+			continue
+		}
 		info, err := digest.ParseDigestKey(pkey)
 		if err != nil || info.Chain != c.id {
 			add(s, report.Finding{Kind: report.DigestChainMismatch,
 				Detail: fmt.Sprintf("previous digest %s is not a digest of this chain", pkey)})
 			continue
 		}
-		if info.End.Format(digest.KeyTimeLayout) < lo {
+		if c.anchor != nil && !info.End.After(c.anchor.End) {
+			add(s, report.Finding{Kind: report.DigestChainMismatch,
+				Detail: fmt.Sprintf("previous digest %s is not the digest verified by the previous run (%s): the chain forked", pkey, c.anchorKey)})
+			continue
+		}
+		if c.anchor == nil && info.End.Format(digest.KeyTimeLayout) < lo {
 			continue // before the range: not ours to check
 		}
 		if !info.End.Equal(d.Start) {
@@ -307,6 +340,9 @@ func (a *assessor) chain(c *chain) report.Chain {
 		// The digests between the previous one present and this one are
 		// hourly: each of their keys can be computed.
 		var olderEnd time.Time
+		if c.anchor != nil {
+			olderEnd = c.anchor.End
+		}
 		for j := i - 1; j >= 0; j-- {
 			if c.digests[j].end.Before(info.End) {
 				olderEnd = c.digests[j].end
@@ -323,13 +359,16 @@ func (a *assessor) chain(c *chain) report.Chain {
 
 	// Chain restarts: a digest with null previous fields after older ones.
 	for i, n := range c.digests {
-		if i == 0 || n.d == nil || !n.d.IsChainStart() {
+		if n.d == nil || !n.d.IsChainStart() || (i == 0 && c.anchor == nil) {
 			continue
 		}
-		o := c.digests[i-1]
-		from := o.end
-		if o.d != nil {
+		var from time.Time
+		if i == 0 {
+			from = c.anchor.End
+		} else if o := c.digests[i-1]; o.d != nil {
 			from = o.d.End
+		} else {
+			from = o.end
 		}
 		until := n.d.Start
 		sev := report.Warning
@@ -346,8 +385,13 @@ func (a *assessor) chain(c *chain) report.Chain {
 
 	// The newest digests deleted: digests are due every hour up to the end
 	// of the range (or the trail's latest delivery), once delivered.
-	if !id.Backfill && len(c.digests) > 0 {
-		newest := c.digests[len(c.digests)-1].end
+	if !id.Backfill && (len(c.digests) > 0 || c.anchor != nil) {
+		var newest time.Time
+		if len(c.digests) > 0 {
+			newest = c.digests[len(c.digests)-1].end
+		} else {
+			newest = c.anchor.End
+		}
 		next := newest.Add(time.Hour)
 		due := e.now.Add(-e.opts.DeliveryDelay)
 		if e.end.Before(due) {
@@ -436,6 +480,10 @@ func (a *assessor) chain(c *chain) report.Chain {
 		if !contains(ch.Keys, r.lookup.Key.Fingerprint) {
 			ch.Keys = append(ch.Keys, r.lookup.Key.Fingerprint)
 		}
+	}
+	if ch.Newest == nil && c.anchor != nil && c.anchorRec.d != nil && strings.EqualFold(c.anchorRec.d.SHA256, c.anchor.SHA256) {
+		anchor := *c.anchor
+		ch.Newest = &anchor
 	}
 	ch.Digests.Invalid = ch.Digests.Total - ch.Digests.Valid
 	ch.Logs.Invalid = ch.Logs.Total - ch.Logs.Valid

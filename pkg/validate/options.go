@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trailcheck/trailcheck/pkg/keys"
+	"github.com/trailcheck/trailcheck/pkg/report"
 )
 
 // Options says what to validate and how.
@@ -35,6 +36,13 @@ type Options struct {
 	// Prefetcher, each region's keys for the range are asked for once, while
 	// the region is being listed.
 	Keys keys.Source
+
+	// Anchors are the newest digests verified by an earlier run, by chain ID
+	// (report.Chain.ID). For an anchored chain only digests newer than its
+	// anchor are validated, and the oldest of them must link to the anchor
+	// (its key, hash and signature); the anchor itself is read again to
+	// prove it is still there, unchanged.
+	Anchors map[string]report.DigestRef
 
 	// ExpectAccounts lists accounts that must have files in the bucket (the
 	// member accounts of an organization trail); one with none is a

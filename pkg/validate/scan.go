@@ -21,7 +21,13 @@ import (
 
 // chain is one trail's digests at one location, selected for the range.
 type chain struct {
-	id      digest.ChainID
+	id digest.ChainID
+	// anchor is the newest digest an earlier run verified; anchorRec is it
+	// read again.
+	anchor    *report.DigestRef
+	anchorKey string
+	anchorRec *digestRec
+
 	digests []*digestRec // ascending by key time
 	byKey   map[string]*digestRec
 }
@@ -78,7 +84,12 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 		if err != nil || info.Chain.Location != loc {
 			return
 		}
-		if ts := info.End.Format(digest.KeyTimeLayout); ts < lo || ts > hi {
+		ts := info.End.Format(digest.KeyTimeLayout)
+		if a, ok := e.opts.Anchors[info.Chain.String()]; ok {
+			if ts <= a.End.UTC().Format(digest.KeyTimeLayout) || ts > hi {
+				return
+			}
+		} else if ts < lo || ts > hi {
 			return
 		}
 		if e.trails != nil && !e.trails[info.Chain.Trail] {
@@ -100,6 +111,29 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Anchored chains of this location: one with no new digest is still
+	// checked (its anchor re-read, its tail due).
+	for id, a := range e.opts.Anchors {
+		key := strings.TrimPrefix(a.Object, "s3://")
+		if i := strings.IndexByte(key, '/'); i >= 0 {
+			key = key[i+1:]
+		}
+		info, err := digest.ParseDigestKey(key)
+		if err != nil || info.Chain.Location != loc || info.Chain.String() != id {
+			continue
+		}
+		if e.trails != nil && !e.trails[info.Chain.Trail] {
+			continue
+		}
+		c := l.chains[info.Chain]
+		if c == nil {
+			c = &chain{id: info.Chain, byKey: map[string]*digestRec{}}
+			l.chains[info.Chain] = c
+		}
+		anchor := a
+		c.anchor, c.anchorKey = &anchor, key
+		c.anchorRec = &digestRec{key: key, end: info.End}
 	}
 	for _, c := range l.chains {
 		for _, r := range c.byKey {
@@ -140,6 +174,20 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 		l.logs = objs
 		return err
 	})
+	for _, c := range l.chains {
+		if c.anchorRec != nil {
+			r := c.anchorRec
+			g.Go(func() error {
+				select {
+				case e.digestSem <- struct{}{}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				defer func() { <-e.digestSem }()
+				return e.readAnchor(gctx, r)
+			})
+		}
+	}
 	for _, r := range recs {
 		g.Go(func() error {
 			select {
@@ -229,6 +277,32 @@ func (e *engine) fetchDigest(ctx context.Context, loc digest.Location, r *digest
 		return fmt.Errorf("public key %s for region %s: %w", d.DigestPublicKeyFingerprint, loc.Region, err)
 	}
 	r.logs = make([]logResult, len(d.LogFiles))
+	return nil
+}
+
+// readAnchor reads an earlier run's newest digest again, for its hash.
+func (e *engine) readAnchor(ctx context.Context, r *digestRec) error {
+	rc, _, err := e.st.Open(ctx, r.key)
+	if err != nil {
+		return r.openFailed(ctx, err)
+	}
+	raw, err := digest.Decompress(rc)
+	rc.Close()
+	if err != nil {
+		var fe *digest.FormatError
+		if errors.As(err, &fe) {
+			r.failKind, r.failDetail = report.DigestInvalidFormat, fe.Reason
+			return nil
+		}
+		return r.openFailed(ctx, err)
+	}
+	d, err := digest.Parse(raw)
+	if err != nil {
+		r.failKind, r.failDetail = report.DigestInvalidFormat, err.Error()
+		return nil
+	}
+	d.Raw = nil
+	r.d = d
 	return nil
 }
 
