@@ -31,7 +31,7 @@ func TestWrite(t *testing.T) {
 		"trailcheck_run_success 0\n",
 		"trailcheck_run_completed 1\n",
 		"trailcheck_run_duration_seconds 1.5\n",
-		"trailcheck_chain_newest_verified_digest_end_timestamp_seconds" + labels + "} "+fmt.Sprint(end.Unix())+"\n",
+		"trailcheck_chain_newest_verified_digest_end_timestamp_seconds" + labels + "} " + fmt.Sprint(end.Unix()) + "\n",
 		"trailcheck_chain_digests_verified" + labels + "} 4\n",
 		"trailcheck_chain_findings" + labels + `,kind="digest_missing"} 1` + "\n",
 		"trailcheck_chain_findings" + labels + `,kind="log_missing"} 0` + "\n",
