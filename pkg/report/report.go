@@ -8,7 +8,9 @@
 package report
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -144,6 +146,9 @@ type Chain struct {
 
 	Digests Counts `json:"digests"`
 	Logs    Counts `json:"logs"`
+	// LogsUnverified counts the log files listed by digests that could not
+	// be authenticated: not examined, since their list cannot be trusted.
+	LogsUnverified int `json:"logs_unverified,omitempty"`
 	// Verified lists the periods covered by verified digests, merged.
 	Verified []Interval `json:"verified,omitempty"`
 	// Gaps lists the periods with no digests between two verified segments.
@@ -309,4 +314,65 @@ func (r *Report) HasErrors() bool {
 		}
 	}
 	return false
+}
+
+// DefaultFailOn returns the kinds that fail a run by default: every kind
+// whose severity is error by default (all but chain_gap, a warning, and
+// key_region_unchecked, a note).
+func DefaultFailOn() map[Kind]bool {
+	m := map[Kind]bool{}
+	for _, k := range Kinds {
+		if k != ChainGap && k != KeyRegionUnchecked {
+			m[k] = true
+		}
+	}
+	return m
+}
+
+// ApplyPolicy sets each finding's severity from the kinds that fail the
+// run: error for those, warning for the others (notes stay notes). It then
+// finalizes the report again.
+func (r *Report) ApplyPolicy(failOn map[Kind]bool) {
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Severity == Info && !failOn[f.Kind] {
+			continue
+		}
+		if failOn[f.Kind] {
+			f.Severity = Error
+		} else {
+			f.Severity = Warning
+		}
+	}
+	r.Finalize()
+}
+
+// ParseFailOn reads a --fail-on list: kind names, "default" (DefaultFailOn),
+// "all" (every kind) and "-KIND" to remove one, applied in order, e.g.
+// "default,chain_gap" or "default,-log_unreferenced".
+func ParseFailOn(items []string) (map[Kind]bool, error) {
+	known := map[Kind]bool{}
+	for _, k := range Kinds {
+		known[k] = true
+	}
+	m := map[Kind]bool{}
+	for _, it := range items {
+		switch {
+		case it == "default":
+			for k := range DefaultFailOn() {
+				m[k] = true
+			}
+		case it == "all":
+			for k := range known {
+				m[k] = true
+			}
+		case strings.HasPrefix(it, "-") && known[Kind(it[1:])]:
+			delete(m, Kind(it[1:]))
+		case known[Kind(it)]:
+			m[Kind(it)] = true
+		default:
+			return nil, fmt.Errorf("%q is not a finding kind (or default, all, -KIND)", it)
+		}
+	}
+	return m, nil
 }

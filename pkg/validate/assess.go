@@ -437,14 +437,17 @@ func (a *assessor) chain(c *chain) report.Chain {
 		if r.d == nil {
 			continue
 		}
+		if !ok {
+			// An unauthenticated digest vouches for nothing: its list of
+			// log files is not counted as examined (the digest's finding
+			// says why), as the AWS CLI does.
+			ch.LogsUnverified += len(r.d.LogFiles)
+			continue
+		}
 		allLogs := true
 		for i, lf := range r.d.LogFiles {
 			ch.Logs.Total++
 			res := r.logs[i]
-			if !ok {
-				allLogs = false
-				continue // an unauthenticated digest vouches for nothing
-			}
 			if lf.S3Bucket != r.d.DigestS3Bucket {
 				res = logResult{kind: report.ObjectUnreadable, detail: "log file is in another bucket (" + lf.S3Bucket + "), not read"}
 			}
@@ -460,9 +463,6 @@ func (a *assessor) chain(c *chain) report.Chain {
 				a.rep.Objects = append(a.rep.Objects, report.ObjectResult{Chain: ch.ID, Object: store.URI(lf.S3Bucket, lf.S3Object),
 					Valid: res.kind == "", Order: order})
 			}
-		}
-		if !ok {
-			continue
 		}
 		from, to := maxTime(r.d.Start, e.start), minTime(r.d.End, e.end)
 		if ch.ValidFrom == nil || from.Before(*ch.ValidFrom) {
