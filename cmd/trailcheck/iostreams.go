@@ -17,6 +17,9 @@ type IOStreams struct {
 	// color by default only on a terminal, progress only on a terminal.
 	OutIsTTY bool
 	ErrIsTTY bool
+	// Args are the command-line arguments (for reports that record the
+	// exact command).
+	Args []string
 	// Getenv reads the environment (NO_COLOR, CLICOLOR, CLICOLOR_FORCE).
 	Getenv func(string) string
 }

@@ -45,6 +45,7 @@ var errInterrupted = &exitError{code: exitInterrupted, msg: "interrupted"}
 
 // run runs trailcheck with args and returns the exit code. Only main exits.
 func run(ctx context.Context, args []string, ios *IOStreams) int {
+	ios.Args = args
 	return execute(ctx, newRootCmd(ios, nil), args, ios)
 }
 
@@ -105,6 +106,9 @@ and with --output aws prints exactly what the AWS CLI prints.`,
 	cmd.CompletionOptions.DisableDefaultCmd = true
 
 	cmd.AddCommand(NewCmdValidate(ios, validateF))
+	cmd.AddCommand(NewCmdFetch(ios))
+	cmd.AddCommand(NewCmdReport(ios, nil))
+	cmd.AddCommand(NewCmdKeys(ios))
 	cmd.AddCommand(NewCmdVersion(ios))
 	return cmd
 }

@@ -7,15 +7,22 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/trailcheck/trailcheck/pkg/auditreport"
+	"github.com/trailcheck/trailcheck/pkg/awsapi"
+	"github.com/trailcheck/trailcheck/pkg/awssource"
 	"github.com/trailcheck/trailcheck/pkg/digest"
+	"github.com/trailcheck/trailcheck/pkg/evidence"
 	"github.com/trailcheck/trailcheck/pkg/keys"
+	"github.com/trailcheck/trailcheck/pkg/metrics"
 	"github.com/trailcheck/trailcheck/pkg/render"
 	"github.com/trailcheck/trailcheck/pkg/report"
+	"github.com/trailcheck/trailcheck/pkg/state"
 	"github.com/trailcheck/trailcheck/pkg/store"
 	"github.com/trailcheck/trailcheck/pkg/validate"
 )
@@ -24,15 +31,24 @@ import (
 type ValidateOptions struct {
 	IO *IOStreams
 
-	// Source: a local copy of the bucket.
+	// Source: a local copy of the bucket (or an evidence directory written
+	// by 'trailcheck fetch')…
 	Dir string
-	// The S3 source's options (trail ARN, profile, role, endpoint) go here
-	// with the S3 store.
+	// …or the trail in S3: by ARN (DescribeTrails finds bucket and prefix)
+	// or by --s3-bucket alone.
+	TrailARN    string
+	Profile     string
+	RoleARN     string
+	EndpointURL string
+	PathStyle   bool
 
 	PublicKeys []string // FILE or REGION=FILE
 	Signatures string   // FILE, or "" for none
 
 	Start, End time.Time // UTC; End is now when --end-time is not given
+	// StartSet and EndSet say the times were given (a state file or an
+	// evidence manifest may supply them otherwise).
+	StartSet, EndSet bool
 
 	Accounts, Regions, Trails []string
 	Bucket                    string
@@ -41,6 +57,13 @@ type ValidateOptions struct {
 
 	Workers   int
 	FailOnGap bool
+	FailOn    map[report.Kind]bool // resolved from --fail-on and --fail-on-gap
+
+	// Unattended runs and evidence.
+	StatePath   string
+	MetricsPath string
+	ReportPath  string
+	Quiet       bool
 
 	Output  string // text, json or aws
 	Verbose bool
@@ -57,6 +80,7 @@ type validateFunc func(context.Context, store.Store, validate.Options) (*report.
 func NewCmdValidate(ios *IOStreams, runF func(context.Context, *ValidateOptions) error) *cobra.Command {
 	opts := &ValidateOptions{IO: ios}
 	var startText, endText, colorMode string
+	var failOn []string
 
 	cmd := &cobra.Command{
 		Use:   "validate --dir DIR --public-keys FILE --start-time TIME [flags]",
@@ -109,7 +133,7 @@ Exit status:
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.parse(cmd, startText, endText, colorMode, time.Now()); err != nil {
+			if err := opts.parse(cmd, startText, endText, colorMode, failOn, time.Now()); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -122,9 +146,12 @@ Exit status:
 
 	f := cmd.Flags()
 	f.SortFlags = false
-	f.StringVar(&opts.Dir, "dir", "", "validate a local copy of the bucket: `DIR` is the bucket's root folder")
-	// The S3 source's flags (--trail-arn, --profile, --role-arn,
-	// --endpoint-url) go here with the S3 store.
+	f.StringVar(&opts.Dir, "dir", "", "validate a local copy of the bucket: `DIR` is the bucket's root folder\n(or an evidence directory written by 'trailcheck fetch')")
+	f.StringVar(&opts.TrailARN, "trail-arn", "", "validate the trail `ARN` in S3 (CloudTrail DescribeTrails finds its bucket and prefix)")
+	f.StringVar(&opts.Profile, "profile", "", "use this AWS shared config `PROFILE`")
+	f.StringVar(&opts.RoleARN, "role-arn", "", "assume the IAM role `ARN` to read the bucket (cross-account)")
+	f.StringVar(&opts.EndpointURL, "endpoint-url", "", "S3-compatible endpoint `URL` (MinIO, LocalStack); AWS_ENDPOINT_URL_S3 works too")
+	f.BoolVar(&opts.PathStyle, "path-style", false, "path-style S3 requests (on by itself for --endpoint-url host names)")
 
 	f.StringArrayVar(&opts.PublicKeys, "public-keys", nil, "public keys: a `FILE` mapping regions to 'aws cloudtrail list-public-keys' output,\nor REGION=FILE for one region's output (repeatable)")
 	f.StringVar(&opts.Signatures, "signatures", "", "digest signatures for a local copy: a JSON `FILE` mapping digest keys to\nsignatures or 'aws s3api head-object' output")
@@ -139,20 +166,39 @@ Exit status:
 	f.StringVar(&opts.Prefix, "s3-prefix", "", "the key `PREFIX` before AWSLogs/ (default: found by looking)")
 	f.IntVar(&opts.Workers, "workers", 0, "read `N` objects at once (default: the number of CPUs for --dir)")
 	f.BoolVar(&opts.FailOnGap, "fail-on-gap", false, "fail when a chain restarts (logging or validation was stopped)")
-	f.StringVar(&opts.Output, "output", "text", "output `FORMAT`: text, json or aws")
+	f.StringArrayVar(&failOn, "fail-on", nil, "the finding `KINDS` that fail the run: kind names, default, all, -KIND\n(default: every kind but chain_gap and key_region_unchecked)")
+	f.StringVar(&opts.Output, "output", "text", "output `FORMAT`: text, json, aws, junit or ndjson")
 	f.BoolVar(&opts.Verbose, "verbose", false, "also list every valid object (text and aws output)")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout when everything verifies (for cron)")
+	f.StringVar(&opts.StatePath, "state", "", "incremental runs: record the newest verified digests in `FILE` and next time\nvalidate only what is newer, proving it links to them")
+	f.StringVar(&opts.MetricsPath, "metrics-file", "", "write Prometheus metrics to `FILE` (node_exporter textfile collector)")
+	f.StringVar(&opts.ReportPath, "report", "", "write an evidence report to `FILE` (.html or .md)")
 	f.StringVar(&colorMode, "color", "auto", "color the text output: `WHEN` is auto, always or never")
 	return cmd
 }
 
 // parse checks the flags and fills the options that need parsing. Every
 // error is a usage error.
-func (o *ValidateOptions) parse(cmd *cobra.Command, startText, endText, colorMode string, now time.Time) error {
+func (o *ValidateOptions) parse(cmd *cobra.Command, startText, endText, colorMode string, failOn []string, now time.Time) error {
 	const help = "run 'trailcheck validate --help' for usage"
-	if o.Dir == "" {
-		return usageError("copy the bucket with 'aws s3 sync s3://BUCKET DIR'", "no trail to validate: give --dir DIR, the root of a local copy of the bucket")
+	if o.Dir == "" && o.TrailARN == "" && o.Bucket == "" {
+		return usageError("or copy the bucket with 'aws s3 sync s3://BUCKET DIR' and give --dir DIR",
+			"no trail to validate: give --trail-arn ARN or --s3-bucket BUCKET, or --dir DIR, the root of a local copy of the bucket")
 	}
-	if len(o.PublicKeys) == 0 {
+	if o.Dir != "" && (o.TrailARN != "" || o.Profile != "" || o.RoleARN != "" || o.EndpointURL != "") {
+		return usageError(help, "--dir reads a local copy: it does not take --trail-arn, --profile, --role-arn or --endpoint-url")
+	}
+	if o.TrailARN != "" {
+		if _, _, _, ok := awsapi.ParseTrailARN(o.TrailARN); !ok {
+			return usageError("a trail ARN looks like arn:aws:cloudtrail:us-east-1:111122223333:trail/my-trail", "--trail-arn %q is not a trail ARN", o.TrailARN)
+		}
+	}
+	hasManifest := false
+	if o.Dir != "" {
+		_, err := os.Stat(filepath.Join(o.Dir, evidence.ManifestName))
+		hasManifest = err == nil
+	}
+	if o.Dir != "" && len(o.PublicKeys) == 0 && !hasManifest {
 		return usageError("save them with 'aws cloudtrail list-public-keys --region REGION > keys.json' and give --public-keys REGION=keys.json",
 			"--dir needs --public-keys: a local copy cannot ask CloudTrail for its public keys")
 	}
@@ -161,12 +207,15 @@ func (o *ValidateOptions) parse(cmd *cobra.Command, startText, endText, colorMod
 			return usageError(help, "--public-keys %q: no file name", spec)
 		}
 	}
-	if startText == "" {
+	if startText == "" && o.StatePath == "" && !hasManifest {
 		return usageError("for example --start-time 2024-01-01 or --start-time 2024-01-01T00:00:00Z", "--start-time is required")
 	}
 	var err error
-	if o.Start, err = parseTime("--start-time", startText); err != nil {
-		return err
+	if startText != "" {
+		if o.Start, err = parseTime("--start-time", startText); err != nil {
+			return err
+		}
+		o.StartSet = true
 	}
 	o.End = now.UTC().Truncate(time.Second)
 	endName := "now (" + o.End.Format(render.TimeLayout) + ")"
@@ -174,9 +223,10 @@ func (o *ValidateOptions) parse(cmd *cobra.Command, startText, endText, colorMod
 		if o.End, err = parseTime("--end-time", endText); err != nil {
 			return err
 		}
+		o.EndSet = true
 		endName = "--end-time " + o.End.Format(render.TimeLayout)
 	}
-	if o.Start.After(o.End) {
+	if o.StartSet && o.Start.After(o.End) {
 		return usageError("", "--start-time %s is after %s", o.Start.Format(render.TimeLayout), endName)
 	}
 	filters := []struct {
@@ -214,9 +264,29 @@ func (o *ValidateOptions) parse(cmd *cobra.Command, startText, endText, colorMod
 		return usageError("", "--workers %d: must be 0 (automatic) or more", o.Workers)
 	}
 	switch o.Output {
-	case "text", "json", "aws":
+	case "text", "json", "aws", "junit", "ndjson":
 	default:
-		return usageError("", "--output %q: must be text, json or aws", o.Output)
+		return usageError("", "--output %q: must be text, json, aws, junit or ndjson", o.Output)
+	}
+	var items []string
+	for _, v := range failOn {
+		items = append(items, strings.Split(v, ",")...)
+	}
+	if len(items) == 0 {
+		items = []string{"default"}
+	}
+	if o.FailOn, err = report.ParseFailOn(items); err != nil {
+		return usageError("kinds: "+kindList(), "--fail-on: %v", err)
+	}
+	if o.FailOnGap {
+		o.FailOn[report.ChainGap] = true
+	}
+	if o.ReportPath != "" {
+		switch strings.ToLower(filepath.Ext(o.ReportPath)) {
+		case ".html", ".htm", ".md", ".markdown":
+		default:
+			return usageError("", "--report %q: the file name must end in .html or .md", o.ReportPath)
+		}
 	}
 	switch colorMode {
 	case "auto", "always", "never":
@@ -225,6 +295,14 @@ func (o *ValidateOptions) parse(cmd *cobra.Command, startText, endText, colorMod
 	}
 	o.Color = o.IO.colorEnabled(colorMode)
 	return nil
+}
+
+func kindList() string {
+	var names []string
+	for _, k := range report.Kinds {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
 }
 
 // timeLayouts are the accepted time forms, tried in order. A time without
@@ -260,30 +338,149 @@ func splitKeySpec(spec string) (region, file string) {
 	return "", spec
 }
 
-func runValidate(ctx context.Context, opts *ValidateOptions) error {
-	ks, err := loadPublicKeys(opts.PublicKeys)
-	if err != nil {
-		return err
+// source is where a run reads the trail from, and what follows from it.
+type source struct {
+	st store.Store
+	// id names the source in a state file: the trail ARN, s3://bucket/prefix,
+	// or the directory.
+	id string
+	// trailARN names the trail in the AWS CLI's output, when known.
+	trailARN string
+	// apply sets the validate options that follow from the source.
+	apply func(*validate.Options)
+	// hasSignatures says digest signatures are available (S3 metadata, a
+	// manifest, or --signatures).
+	hasSignatures bool
+	// defaultStart and defaultEnd come from an evidence manifest.
+	defaultStart, defaultEnd time.Time
+}
+
+// openSource opens the local copy or the S3 bucket opts name.
+func openSource(ctx context.Context, opts *ValidateOptions) (*source, error) {
+	if opts.Dir != "" {
+		return openLocal(opts)
 	}
-	var sigs map[string]store.Meta
-	if opts.Signatures != "" {
-		if sigs, err = store.LoadSignatures(opts.Signatures); err != nil {
-			return runError("", "signatures: %v", err)
+	src, err := awssource.Open(ctx, awssource.Config{
+		TrailARN: opts.TrailARN, Bucket: opts.Bucket, Prefix: opts.Prefix, PrefixSet: opts.PrefixSet,
+		Profile: opts.Profile, RoleARN: opts.RoleARN, EndpointURL: opts.EndpointURL, PathStyle: opts.PathStyle,
+		Warnf: func(format string, a ...any) {
+			fmt.Fprintf(opts.IO.ErrOut, "trailcheck: warning: %s\n", fmt.Sprintf(format, a...))
+		},
+	})
+	if err != nil {
+		return nil, awsRunError(err)
+	}
+	var fileKeys *keys.Set
+	if len(opts.PublicKeys) > 0 {
+		if fileKeys, err = loadPublicKeys(opts.PublicKeys); err != nil {
+			return nil, err
 		}
 	}
+	out := &source{st: src.Store, hasSignatures: true}
+	switch {
+	case src.Trail != nil:
+		out.id, out.trailARN = src.Trail.ARN, src.Trail.ARN
+	default:
+		out.id = "s3://" + src.Store.Bucket() + "/" + opts.Prefix
+	}
+	out.apply = func(v *validate.Options) {
+		src.Apply(v)
+		if fileKeys != nil {
+			v.Keys = fileKeys // offline keys given: no ListPublicKeys
+		}
+	}
+	return out, nil
+}
+
+// openLocal opens a local copy, with its evidence manifest if it has one.
+func openLocal(opts *ValidateOptions) (*source, error) {
 	local, err := store.NewLocal(opts.Dir)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return runError("", "--dir %s: %v", opts.Dir, err)
+		return nil, runError("", "--dir %s: %v", opts.Dir, err)
+	}
+	man, hasMan, err := evidence.Load(opts.Dir)
+	if err != nil {
+		return nil, runError("", "--dir %s: %v", opts.Dir, err)
+	}
+	set := keys.NewSet()
+	sigs := map[string]store.Meta{}
+	if hasMan {
+		ms, err := man.KeySet(opts.Dir)
+		if err != nil {
+			return nil, runError("", "%v", err)
+		}
+		set.Add(ms.Keys()...)
+		for k, v := range man.Signatures {
+			sigs[k] = v
+		}
+	}
+	if len(opts.PublicKeys) > 0 {
+		fk, err := loadPublicKeys(opts.PublicKeys)
+		if err != nil {
+			return nil, err
+		}
+		set.Add(fk.Keys()...)
+	}
+	if opts.Signatures != "" {
+		fs, err := store.LoadSignatures(opts.Signatures)
+		if err != nil {
+			return nil, runError("", "signatures: %v", err)
+		}
+		for k, v := range fs {
+			sigs[k] = v
+		}
 	}
 	var st store.Store = local
-	if sigs != nil {
+	if len(sigs) > 0 {
 		st = store.WithMetadata(st, sigs)
 	}
+	abs, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		abs = opts.Dir
+	}
+	out := &source{st: st, id: "dir:" + abs, hasSignatures: len(sigs) > 0}
+	if hasMan {
+		out.trailARN = man.TrailARN
+		out.defaultStart, out.defaultEnd = man.Start, man.End
+	}
+	out.apply = func(v *validate.Options) {
+		v.Keys = set
+		if hasMan {
+			if v.Bucket == "" {
+				v.Bucket = man.Bucket
+			}
+			if !v.PrefixSet && man.PrefixSet {
+				v.Prefix, v.PrefixSet = man.Prefix, true
+			}
+			if _, _, name, ok := awsapi.ParseTrailARN(man.TrailARN); ok && len(v.Trails) == 0 {
+				v.Trails = []string{name}
+			}
+		}
+	}
+	return out, nil
+}
 
+// awsRunError turns an error from AWS into a run error with a hint.
+func awsRunError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrAccessDenied):
+		return runError("the credentials in use lack the permission named above; see 'Permissions' in the README", "%v", err)
+	case errors.Is(err, awsapi.ErrTrailNotFound):
+		return runError("check the ARN, and that the credentials are for the trail's account", "%v", err)
+	}
+	return runError("", "%v", err)
+}
+
+func runValidate(ctx context.Context, opts *ValidateOptions) error {
+	started := time.Now()
+	src, err := openSource(ctx, opts)
+	if err != nil {
+		return opts.failed(err, started)
+	}
 	vopts := validate.Options{
 		Start:     opts.Start,
 		End:       opts.End,
@@ -293,15 +490,52 @@ func runValidate(ctx context.Context, opts *ValidateOptions) error {
 		Prefix:    opts.Prefix,
 		PrefixSet: opts.PrefixSet,
 		Bucket:    opts.Bucket,
-		Keys:      ks,
 		Workers:   opts.Workers,
-		FailOnGap: opts.FailOnGap,
+		FailOnGap: opts.FailOn[report.ChainGap],
 		// Valid objects are listed only by the verbose text and aws
 		// outputs; keeping them costs memory.
-		KeepValid: opts.Verbose && opts.Output != "json",
+		KeepValid: opts.Verbose && (opts.Output == "text" || opts.Output == "aws"),
 	}
+	src.apply(&vopts)
+	if !opts.StartSet && !src.defaultStart.IsZero() {
+		vopts.Start = src.defaultStart
+		if !opts.EndSet {
+			vopts.End = src.defaultEnd
+		}
+	}
+
+	// An incremental run starts from the state file's anchors.
+	var st *state.Handle
+	var prev *state.File
+	if opts.StatePath != "" {
+		if st, err = state.Open(opts.StatePath); err != nil {
+			return opts.failed(runError("", "%v", err), started)
+		}
+		defer st.Close()
+		f, ok, err := st.Load(src.id)
+		if err != nil {
+			return opts.failed(runError("move the state file aside to start over with --start-time", "%v", err), started)
+		}
+		if ok {
+			prev = f
+			vopts.Anchors = f.Chains
+			// Later runs start where the last one stopped; --start-time
+			// (needed for the first run, harmless in a cron line) is
+			// not used again.
+			if s, ok := f.Start(); ok {
+				vopts.Start = s
+			}
+		} else if !opts.StartSet && src.defaultStart.IsZero() {
+			return opts.failed(usageError("the first run with --state needs --start-time; later runs start where the last one stopped",
+				"state file %s does not exist yet and no --start-time was given", opts.StatePath), started)
+		}
+	}
+	if vopts.Start.After(vopts.End) {
+		return opts.failed(usageError("", "start %s is after end %s", vopts.Start.Format(render.TimeLayout), vopts.End.Format(render.TimeLayout)), started)
+	}
+
 	var progress *hashProgress
-	if opts.IO.ErrIsTTY {
+	if opts.IO.ErrIsTTY && !opts.Quiet {
 		progress = newHashProgress(opts.IO.ErrOut)
 		vopts.Progress = progress
 	}
@@ -309,43 +543,93 @@ func runValidate(ctx context.Context, opts *ValidateOptions) error {
 	if run == nil {
 		run = validate.Run
 	}
-	rep, err := run(ctx, st, vopts)
+	rep, err := run(ctx, src.st, vopts)
 	if progress != nil {
 		progress.finish()
 	}
 	if ctx.Err() != nil {
-		return errInterrupted
+		return opts.failed(errInterrupted, started)
 	}
 	if err != nil {
+		if opts.Dir == "" {
+			return opts.failed(awsRunError(err), started)
+		}
 		hint := ""
 		if errors.Is(err, store.ErrAccessDenied) {
 			hint = "check that you can read every file below " + opts.Dir
 		}
-		return runError(hint, "%v", err)
+		return opts.failed(runError(hint, "%v", err), started)
 	}
 	if rep == nil {
-		return runError("", "the validator returned no report")
+		return opts.failed(runError("", "the validator returned no report"), started)
 	}
+	rep.ApplyPolicy(opts.FailOn)
 
-	if err := writeReport(opts, rep); err != nil {
-		return runError("", "writing the report: %v", err)
+	if !(opts.Quiet && rep.Verdict == report.Valid) {
+		if err := writeReport(opts, rep, src.trailARN); err != nil {
+			return runError("", "writing the report: %v", err)
+		}
 	}
-	if opts.Output != "aws" && opts.Signatures == "" && hasKind(rep, report.DigestUnanchored) {
+	if opts.Output != "aws" && !src.hasSignatures && hasKind(rep, report.DigestUnanchored) {
 		// Not for --output aws: its stderr must be the AWS CLI's.
 		fmt.Fprintln(opts.IO.ErrOut, "trailcheck: hint: a local copy has no S3 metadata: give the digests' signatures with --signatures FILE")
 	}
-	if rep.HasErrors() || rep.Verdict == report.Invalid {
+	if opts.ReportPath != "" {
+		info := auditreport.RunInfo{ToolVersion: versionString(), Command: commandLine(opts.IO.Args),
+			Started: started.UTC(), Duration: time.Since(started)}
+		if err := auditreport.WriteFile(opts.ReportPath, rep, info); err != nil {
+			return runError("", "--report: %v", err)
+		}
+	}
+	if opts.MetricsPath != "" {
+		if err := metrics.WriteFile(opts.MetricsPath, rep, metrics.Run{Duration: time.Since(started), Completed: true, Finished: time.Now()}); err != nil {
+			return runError("", "%v", err)
+		}
+	}
+	if st != nil {
+		if err := st.Save(state.Advance(prev, src.id, rep, time.Now())); err != nil {
+			return runError("", "%v", err)
+		}
+	}
+	if rep.Verdict == report.Invalid {
 		return errInvalid
 	}
 	return nil
 }
 
-func writeReport(opts *ValidateOptions, rep *report.Report) error {
+// failed records a run that could not complete in the metrics file (so
+// that an alert fires) and returns err.
+func (opts *ValidateOptions) failed(err error, started time.Time) error {
+	if opts.MetricsPath != "" {
+		if merr := metrics.WriteFile(opts.MetricsPath, nil, metrics.Run{Duration: time.Since(started), Finished: time.Now()}); merr != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "trailcheck: warning: %v\n", merr)
+		}
+	}
+	return err
+}
+
+// commandLine renders the arguments as one shell-quoted command line.
+func commandLine(args []string) string {
+	parts := []string{"trailcheck"}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func writeReport(opts *ValidateOptions, rep *report.Report, trailARN string) error {
 	switch opts.Output {
 	case "json":
 		return render.JSON(opts.IO.Out, rep)
+	case "ndjson":
+		return render.NDJSON(opts.IO.Out, rep)
+	case "junit":
+		return render.JUnit(opts.IO.Out, rep)
 	case "aws":
-		return render.AWS(opts.IO.Out, opts.IO.ErrOut, rep, render.AWSOptions{Verbose: opts.Verbose})
+		return render.AWS(opts.IO.Out, opts.IO.ErrOut, rep, render.AWSOptions{Verbose: opts.Verbose, TrailARN: trailARN})
 	}
 	return render.Text(opts.IO.Out, rep, render.TextOptions{Color: opts.Color, Verbose: opts.Verbose})
 }

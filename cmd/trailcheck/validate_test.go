@@ -44,7 +44,7 @@ func TestUsageErrors(t *testing.T) {
 		{"argument", []string{"validate", "extra", "--dir", dir},
 			"trailcheck: error: validate takes no arguments, got \"extra\"\ntrailcheck: hint: run 'trailcheck validate --help' for usage\n"},
 		{"no dir", []string{"validate", "--start-time", "2024-01-01"},
-			"trailcheck: error: no trail to validate: give --dir DIR, the root of a local copy of the bucket\ntrailcheck: hint: copy the bucket with 'aws s3 sync s3://BUCKET DIR'\n"},
+			"trailcheck: error: no trail to validate: give --trail-arn ARN or --s3-bucket BUCKET, or --dir DIR, the root of a local copy of the bucket\ntrailcheck: hint: or copy the bucket with 'aws s3 sync s3://BUCKET DIR' and give --dir DIR\n"},
 		{"no keys", []string{"validate", "--dir", dir, "--start-time", "2024-01-01"},
 			"trailcheck: error: --dir needs --public-keys: a local copy cannot ask CloudTrail for its public keys\ntrailcheck: hint: save them with 'aws cloudtrail list-public-keys --region REGION > keys.json' and give --public-keys REGION=keys.json\n"},
 		{"empty key file name", []string{"validate", "--dir", dir, "--public-keys", "us-east-1=", "--start-time", "2024-01-01"},
@@ -72,7 +72,7 @@ func TestUsageErrors(t *testing.T) {
 		{"negative workers", []string{"validate", "--dir", dir, "--public-keys", keyMap, "--start-time", "2024-01-01", "--workers", "-1"},
 			"trailcheck: error: --workers -1: must be 0 (automatic) or more\n"},
 		{"bad output", []string{"validate", "--dir", dir, "--public-keys", keyMap, "--start-time", "2024-01-01", "--output", "yaml"},
-			"trailcheck: error: --output \"yaml\": must be text, json or aws\n"},
+			"trailcheck: error: --output \"yaml\": must be text, json, aws, junit or ndjson\n"},
 		{"bad color", []string{"validate", "--dir", dir, "--public-keys", keyMap, "--start-time", "2024-01-01", "--color", "yes"},
 			"trailcheck: error: --color \"yes\": must be auto, always or never\n"},
 	}

@@ -1,7 +1,8 @@
 // Package render turns a report.Report into what a user or a script reads:
 // Text for people, JSON for programs, and AWS for the exact output of
 // `aws cloudtrail validate-logs`, so that trailcheck can replace it in
-// existing scripts.
+// existing scripts; JUnit XML for CI servers and NDJSON (a line per chain
+// and finding) for log pipelines.
 //
 // Renderers only format: they never decide whether a run passed (that is
 // the report's verdict), and they keep the order report.Finalize gives
