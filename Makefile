@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/digest
 	$(GO) test -run '^$$' -fuzz '^FuzzDecompress$$' -fuzztime $(FUZZTIME) ./pkg/digest
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/keys
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSignatures$$' -fuzztime $(FUZZTIME) ./pkg/store
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...

@@ -456,8 +456,11 @@ func openLocal(opts *ValidateOptions) (*source, error) {
 			if !v.PrefixSet && man.PrefixSet {
 				v.Prefix, v.PrefixSet = man.Prefix, true
 			}
-			if _, _, name, ok := awsapi.ParseTrailARN(man.TrailARN); ok && len(v.Trails) == 0 {
-				v.Trails = []string{name}
+			if _, _, name, ok := awsapi.ParseTrailARN(man.TrailARN); ok {
+				v.TrailARN = man.TrailARN
+				if len(v.Trails) == 0 {
+					v.Trails = []string{name}
+				}
 			}
 		}
 	}

@@ -155,6 +155,7 @@ func (s *Source) Apply(opts *validate.Options) {
 	if len(opts.Trails) == 0 {
 		opts.Trails = []string{s.Trail.Name}
 	}
+	opts.TrailARN = s.Trail.ARN
 	if s.Status != nil && !s.Status.LatestDigestDelivery.IsZero() {
 		name, home, latest := s.Trail.Name, s.Trail.HomeRegion, s.Status.LatestDigestDelivery
 		opts.LatestDelivery = func(trail, homeRegion string) (t time.Time, ok bool) {

@@ -121,8 +121,11 @@ func (a *assessor) chain(c *chain) report.Chain {
 		ID: id.String(), Prefix: id.Prefix, OrgID: id.OrgID, Account: id.Account, Region: id.Region,
 		Trail: id.Trail, HomeRegion: id.HomeRegion, Backfill: id.Backfill,
 	}
-	if id.OrgID == "" {
-		ch.TrailARN = fmt.Sprintf("arn:aws:cloudtrail:%s:%s:trail/%s", id.HomeRegion, id.Account, id.Trail)
+	switch {
+	case e.opts.TrailARN != "" && strings.HasSuffix(e.opts.TrailARN, ":trail/"+id.Trail):
+		ch.TrailARN = e.opts.TrailARN
+	case id.OrgID == "":
+		ch.TrailARN = fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", partition(id.HomeRegion), id.HomeRegion, id.Account, id.Trail)
 	}
 	bad := map[*digestRec]bool{}
 	add := func(r *digestRec, f report.Finding) {
@@ -471,8 +474,9 @@ func (a *assessor) chain(c *chain) report.Chain {
 		if ch.ValidTo == nil || to.After(*ch.ValidTo) {
 			ch.ValidTo = timePtr(to)
 		}
-		if digestOK && allLogs {
-			ch.Verified = appendInterval(ch.Verified, report.Interval{Start: r.d.Start, End: r.d.End})
+		if digestOK && allLogs && from.Before(to) {
+			// Clipped to the requested period, like ValidFrom and ValidTo.
+			ch.Verified = appendInterval(ch.Verified, report.Interval{Start: from, End: to})
 		}
 		if !id.Backfill && (ch.Newest == nil || r.d.End.After(ch.Newest.End)) {
 			ch.Newest = &report.DigestRef{Object: a.uri(r.key), End: r.d.End, Signature: strings.ToLower(sig), SHA256: r.d.SHA256}
@@ -496,6 +500,17 @@ func (e *engine) latestDelivery(id digest.ChainID) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return e.opts.LatestDelivery(id.Trail, id.HomeRegion)
+}
+
+// partition is the AWS partition of a region, for ARNs.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }
 
 func withChain(f report.Finding, id string) report.Finding { f.Chain = id; return f }

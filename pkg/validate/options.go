@@ -44,6 +44,11 @@ type Options struct {
 	// prove it is still there, unchanged.
 	Anchors map[string]report.DigestRef
 
+	// TrailARN is the ARN of the trail being validated, when known (the
+	// ARN of an organization trail names the management account, which the
+	// bucket does not show). Chains of that trail carry it.
+	TrailARN string
+
 	// ExpectAccounts lists accounts that must have files in the bucket (the
 	// member accounts of an organization trail); one with none is a
 	// no_digests finding.
