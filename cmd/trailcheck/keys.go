@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/trailcheck/trailcheck/pkg/atomicfile"
 	"github.com/trailcheck/trailcheck/pkg/awsapi"
 	"github.com/trailcheck/trailcheck/pkg/awskeys"
 	"github.com/trailcheck/trailcheck/pkg/digest"
@@ -227,7 +227,7 @@ func runKeysFetch(ctx context.Context, opts *KeysFetchOptions) error {
 	if _, err := keys.Parse(opts.Out, data, ""); err != nil {
 		return runError("", "the key file made does not load: %v", err)
 	}
-	if err := saveKeyFile(opts.Out, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(opts.Out, 0o644, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		return runError("", "--out %v", err)
 	}
 	count := func(n int, what string) string {
@@ -238,38 +238,6 @@ func runKeysFetch(ctx context.Context, opts *KeysFetchOptions) error {
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "trailcheck: saved %s of %s to %s\n",
 		count(len(ks), "public key"), count(len(opts.Regions)-len(empty), "region"), opts.Out)
-	return nil
-}
-
-// saveKeyFile writes data to a temporary file next to path and renames
-// it into place: a reader sees the old file or the new one, never half.
-func saveKeyFile(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, withoutPath(err))
-	}
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, withoutPath(err))
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, withoutPath(err))
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, withoutPath(err))
-	}
 	return nil
 }
 

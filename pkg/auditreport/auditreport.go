@@ -14,12 +14,12 @@ package auditreport
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/trailcheck/trailcheck/pkg/atomicfile"
 	"github.com/trailcheck/trailcheck/pkg/report"
 )
 
@@ -62,37 +62,5 @@ func WriteFile(path string, rep *report.Report, run RunInfo) error {
 		return fmt.Errorf("%s: unknown report format: the file name must end in %s", path,
 			strings.Join(append(append([]string{}, htmlExtensions...), markdownExtensions...), ", "))
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := render(f, rep, run); err != nil {
-		return fail(err)
-	}
-	// CreateTemp makes the file private; a report is meant to be shared.
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, 0o644, func(w io.Writer) error { return render(w, rep, run) })
 }

@@ -258,27 +258,6 @@ type runView struct {
 	Schema       int
 }
 
-// chainName names a chain for people: account, region and trail, with the
-// organization and key prefix when there are any.
-func chainName(c *report.Chain) string {
-	s := c.Account + " " + c.Region
-	if c.OrgID != "" {
-		s = c.OrgID + "/" + s
-	}
-	if c.Prefix != "" {
-		s = c.Prefix + ": " + s
-	}
-	trail := c.Trail
-	if trail == "" {
-		trail = "(no digests)"
-	}
-	s += " " + trail
-	if c.Backfill {
-		s += " (backfill)"
-	}
-	return s
-}
-
 // anchorID turns s into an HTML id: letters, digits, "-" and "_".
 func anchorID(prefix, s string) string {
 	var b strings.Builder
@@ -310,7 +289,7 @@ func newView(rep *report.Report, run RunInfo) *view {
 	}
 	chainLabel := func(id string) string {
 		if c, ok := chains[id]; ok {
-			return chainName(c)
+			return c.Name()
 		}
 		if id == "" {
 			return "—"
@@ -425,7 +404,7 @@ func newView(rep *report.Report, run RunInfo) *view {
 	for i := range rep.Chains {
 		c := &rep.Chains[i]
 		row := chainRow{
-			Anchor: anchorID("chain-", c.ID), Name: chainName(c), Org: c.OrgID, Account: c.Account, Region: c.Region,
+			Anchor: anchorID("chain-", c.ID), Name: c.Name(), Org: c.OrgID, Account: c.Account, Region: c.Region,
 			Trail: c.Trail, Backfill: c.Backfill,
 			Digests: fmt.Sprintf("%d/%d", c.Digests.Valid, c.Digests.Total), DigestsOK: c.Digests.Valid == c.Digests.Total,
 			Logs: fmt.Sprintf("%d/%d", c.Logs.Valid, c.Logs.Total), LogsOK: c.Logs.Valid == c.Logs.Total && c.LogsUnverified == 0,
@@ -480,7 +459,7 @@ func newView(rep *report.Report, run RunInfo) *view {
 	}
 	v.Facts = append(v.Facts, v.GapSummary)
 
-	v.Keys, v.KeyRegions = keyRows(rep, chainName)
+	v.Keys, v.KeyRegions = keyRows(rep, (*report.Chain).Name)
 	v.Kinds = kindGroups(rep, chainLabel)
 	v.Facts = append(v.Facts, fmt.Sprintf("%s: %s, %s, %d info.",
 		plural(len(rep.Findings), "finding", "findings"), plural(v.Errors, "error", "errors"),

@@ -290,7 +290,7 @@ func newTimeline(rep *report.Report) timeline {
 		for _, m := range row.Marks {
 			used[m.Class] = true
 		}
-		row.Aria = chainName(c) + ": " + strings.Join(aria, "; ")
+		row.Aria = c.Name() + ": " + strings.Join(aria, "; ")
 		tl.Rows = append(tl.Rows, row)
 	}
 	legend := []legendItem{

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+
+	"github.com/trailcheck/trailcheck/pkg/digest"
 )
 
 // Client asks CloudTrail about trails and Organizations about accounts.
@@ -71,15 +73,7 @@ func ParseTrailARN(arn string) (region, account, name string, ok bool) {
 
 // Partition returns the AWS partition of region: "aws", "aws-cn" or
 // "aws-us-gov".
-func Partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
+func Partition(region string) string { return digest.Partition(region) }
 
 // TrailARN returns the ARN of trail name created in homeRegion by account.
 func TrailARN(homeRegion, account, name string) string {

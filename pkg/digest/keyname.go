@@ -180,3 +180,15 @@ var (
 	orgRE     = regexp.MustCompile(`^` + reOrg + `$`)
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 )
+
+// Partition returns the AWS partition of region, for ARNs: "aws",
+// "aws-cn" or "aws-us-gov".
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}

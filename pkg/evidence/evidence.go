@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trailcheck/trailcheck/pkg/atomicfile"
 	"github.com/trailcheck/trailcheck/pkg/keys"
 	"github.com/trailcheck/trailcheck/pkg/report"
 	"github.com/trailcheck/trailcheck/pkg/store"
@@ -106,27 +107,10 @@ func (m *Manifest) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, ManifestName), append(data, '\n'))
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
+	return atomicfile.WriteFile(filepath.Join(dir, ManifestName), 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }
 
 // Recorder is a store that reads from a remote store and writes every object

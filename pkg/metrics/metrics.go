@@ -8,12 +8,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/trailcheck/trailcheck/pkg/atomicfile"
 	"github.com/trailcheck/trailcheck/pkg/report"
 )
 
@@ -119,24 +118,8 @@ func formatFloat(v float64) string {
 // WriteFile writes the metrics to path atomically (the textfile collector
 // must never read a half-written file).
 func WriteFile(path string, rep *report.Report, run Run) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := Write(tmp, rep, run); err != nil {
-		tmp.Close()
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, 0o644, func(w io.Writer) error { return Write(w, rep, run) }); err != nil {
+		return fmt.Errorf("metrics file %w", err)
 	}
 	return nil
 }

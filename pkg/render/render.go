@@ -22,27 +22,6 @@ const TimeLayout = "2006-01-02T15:04:05Z"
 
 func fmtTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
-// chainName names a chain for people: account, region and trail, with the
-// organization and key prefix when there are any.
-func chainName(c report.Chain) string {
-	s := c.Account + " " + c.Region
-	if c.OrgID != "" {
-		s = c.OrgID + "/" + s
-	}
-	if c.Prefix != "" {
-		s = c.Prefix + ": " + s
-	}
-	trail := c.Trail
-	if trail == "" {
-		trail = "(no digests)"
-	}
-	s += " " + trail
-	if c.Backfill {
-		s += " (backfill)"
-	}
-	return s
-}
-
 // invalid reports whether the report fails: its verdict, or for a report
 // that was not finalized, any finding of severity error.
 func invalid(r *report.Report) bool {

@@ -115,7 +115,7 @@ func (t *textWriter) chains(r *report.Report) {
 			gapsShown = t.p.yellow(gaps)
 		}
 		rows = append(rows, []cell{
-			{chainName(c), chainName(c)},
+			{c.Name(), c.Name()},
 			{fmt.Sprintf("%d/%d", c.Digests.Valid, c.Digests.Total), t.p.ratio(c.Digests)},
 			{fmt.Sprintf("%d/%d", c.Logs.Valid, c.Logs.Total), t.p.ratio(c.Logs)},
 			{verified, verified},
@@ -201,7 +201,7 @@ func (t *textWriter) objects(r *report.Report) {
 			current = o.Chain
 			name := o.Chain
 			if c := chains[o.Chain]; c != nil {
-				name = chainName(*c)
+				name = c.Name()
 			}
 			t.line("  %s", name)
 		}

@@ -164,6 +164,27 @@ type Chain struct {
 	Keys []string `json:"keys,omitempty"`
 }
 
+// Name names the chain for people: account, region and trail, with the
+// organization and key prefix when there are any.
+func (c *Chain) Name() string {
+	s := c.Account + " " + c.Region
+	if c.OrgID != "" {
+		s = c.OrgID + "/" + s
+	}
+	if c.Prefix != "" {
+		s = c.Prefix + ": " + s
+	}
+	trail := c.Trail
+	if trail == "" {
+		trail = "(no digests)"
+	}
+	s += " " + trail
+	if c.Backfill {
+		s += " (backfill)"
+	}
+	return s
+}
+
 // DigestRef identifies a verified digest well enough to prove the next run
 // links to it.
 type DigestRef struct {

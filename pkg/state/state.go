@@ -19,6 +19,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/trailcheck/trailcheck/pkg/atomicfile"
 	"github.com/trailcheck/trailcheck/pkg/report"
 )
 
@@ -125,28 +126,12 @@ func (h *Handle) Save(f *File) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(h.path), "."+filepath.Base(h.path)+".tmp-*")
+	err = atomicfile.WriteFile(h.path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("state file %s: %w", h.path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state file %s: %w", h.path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state file %s: %w", h.path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("state file %s: %w", h.path, err)
-	}
-	if err := os.Rename(tmp.Name(), h.path); err != nil {
-		return fmt.Errorf("state file %s: %w", h.path, err)
-	}
-	if d, err := os.Open(filepath.Dir(h.path)); err == nil {
-		d.Sync()
-		d.Close()
+		return fmt.Errorf("state file %w", err)
 	}
 	return nil
 }

@@ -125,7 +125,7 @@ func (a *assessor) chain(c *chain) report.Chain {
 	case e.opts.TrailARN != "" && strings.HasSuffix(e.opts.TrailARN, ":trail/"+id.Trail):
 		ch.TrailARN = e.opts.TrailARN
 	case id.OrgID == "":
-		ch.TrailARN = fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", partition(id.HomeRegion), id.HomeRegion, id.Account, id.Trail)
+		ch.TrailARN = fmt.Sprintf("arn:%s:cloudtrail:%s:%s:trail/%s", digest.Partition(id.HomeRegion), id.HomeRegion, id.Account, id.Trail)
 	}
 	bad := map[*digestRec]bool{}
 	add := func(r *digestRec, f report.Finding) {
@@ -500,17 +500,6 @@ func (e *engine) latestDelivery(id digest.ChainID) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return e.opts.LatestDelivery(id.Trail, id.HomeRegion)
-}
-
-// partition is the AWS partition of a region, for ARNs.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 func withChain(f report.Finding, id string) report.Finding { f.Chain = id; return f }

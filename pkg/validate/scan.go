@@ -230,31 +230,10 @@ func (e *engine) listDays(ctx context.Context, prefix string, ds []string, fn fu
 // fetchDigest reads, parses and looks up the key of one digest. Problems
 // with the object become findings; only a denial or cancellation is an error.
 func (e *engine) fetchDigest(ctx context.Context, loc digest.Location, r *digestRec) error {
-	rc, meta, err := e.st.Open(ctx, r.key)
-	if err != nil {
-		return r.openFailed(ctx, err)
+	d, meta, err := e.readDigest(ctx, r)
+	if err != nil || d == nil {
+		return err
 	}
-	raw, err := digest.Decompress(rc)
-	rc.Close()
-	if err != nil {
-		var fe *digest.FormatError
-		if errors.As(err, &fe) {
-			r.failKind, r.failDetail = report.DigestInvalidFormat, fe.Reason
-			return nil
-		}
-		return r.openFailed(ctx, err)
-	}
-	d, err := digest.Parse(raw)
-	if err != nil {
-		var fe *digest.FormatError
-		if errors.As(err, &fe) {
-			r.failKind, r.failDetail = report.DigestInvalidFormat, fe.Reason
-		} else {
-			r.failKind, r.failDetail = report.DigestInvalidFormat, err.Error()
-		}
-		return nil
-	}
-	d.Raw = nil // only its hash is needed from here on
 	r.d, r.meta = d, meta
 	r.keyAt = d.End
 	if strings.HasSuffix(r.key, "_backfill.json.gz") {
@@ -282,9 +261,18 @@ func (e *engine) fetchDigest(ctx context.Context, loc digest.Location, r *digest
 
 // readAnchor reads an earlier run's newest digest again, for its hash.
 func (e *engine) readAnchor(ctx context.Context, r *digestRec) error {
-	rc, _, err := e.st.Open(ctx, r.key)
+	d, _, err := e.readDigest(ctx, r)
+	r.d = d
+	return err
+}
+
+// readDigest reads and parses the digest r names. A missing, unreadable or
+// malformed digest gives a nil digest and r's failKind and failDetail say
+// why; only a denial or cancellation is an error.
+func (e *engine) readDigest(ctx context.Context, r *digestRec) (*digest.Digest, store.Meta, error) {
+	rc, meta, err := e.st.Open(ctx, r.key)
 	if err != nil {
-		return r.openFailed(ctx, err)
+		return nil, nil, r.openFailed(ctx, err)
 	}
 	raw, err := digest.Decompress(rc)
 	rc.Close()
@@ -292,18 +280,21 @@ func (e *engine) readAnchor(ctx context.Context, r *digestRec) error {
 		var fe *digest.FormatError
 		if errors.As(err, &fe) {
 			r.failKind, r.failDetail = report.DigestInvalidFormat, fe.Reason
-			return nil
+			return nil, nil, nil
 		}
-		return r.openFailed(ctx, err)
+		return nil, nil, r.openFailed(ctx, err)
 	}
 	d, err := digest.Parse(raw)
 	if err != nil {
 		r.failKind, r.failDetail = report.DigestInvalidFormat, err.Error()
-		return nil
+		var fe *digest.FormatError
+		if errors.As(err, &fe) {
+			r.failDetail = fe.Reason
+		}
+		return nil, nil, nil
 	}
-	d.Raw = nil
-	r.d = d
-	return nil
+	d.Raw = nil // only its hash is needed from here on
+	return d, meta, nil
 }
 
 func (r *digestRec) openFailed(ctx context.Context, err error) error {
