@@ -36,30 +36,11 @@ func (a *assessor) location(l *location) {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 
-	referenced := map[string]bool{}
-	var newestEnd time.Time
-	var oldestStart time.Time
 	var home *report.Chain // where unreferenced logs are counted
 	homeIdx := -1
 	for _, id := range ids {
 		c := l.chains[id]
 		ch := a.chain(c)
-		for _, r := range c.digests {
-			if r.d == nil {
-				continue
-			}
-			for _, lf := range r.d.LogFiles {
-				referenced[lf.S3Object] = true
-			}
-			if !id.Backfill {
-				if r.d.End.After(newestEnd) {
-					newestEnd = r.d.End
-				}
-				if oldestStart.IsZero() || r.d.Start.Before(oldestStart) {
-					oldestStart = r.d.Start
-				}
-			}
-		}
 		a.rep.Chains = append(a.rep.Chains, ch)
 		if !id.Backfill && homeIdx < 0 {
 			homeIdx = len(a.rep.Chains) - 1
@@ -70,7 +51,7 @@ func (a *assessor) location(l *location) {
 	}
 
 	if len(l.chains) == 0 {
-		if l.otherTrails || len(l.logs) == 0 {
+		if l.otherTrails || l.logCount == 0 {
 			return
 		}
 		// Log files but no digest at all: every digest of the range deleted,
@@ -78,13 +59,13 @@ func (a *assessor) location(l *location) {
 		ch := report.Chain{
 			ID: l.loc.String() + "/-", Prefix: l.loc.Prefix, OrgID: l.loc.OrgID,
 			Account: l.loc.Account, Region: l.loc.Region,
-			Logs: report.Counts{Total: len(l.logs), Invalid: len(l.logs)},
+			Logs: report.Counts{Total: l.logCount, Invalid: l.logCount},
 		}
 		a.rep.Findings = append(a.rep.Findings, report.Finding{
 			Kind: report.NoDigests, Severity: report.Error, Chain: ch.ID,
 			Object: a.uri(l.loc.DigestRegionPrefix()),
 			Detail: fmt.Sprintf("%d log files between %s and %s but no digest file: none of them can be verified",
-				len(l.logs), fmtTime(l.logs[0].t), fmtTime(l.logs[len(l.logs)-1].t)),
+				l.logCount, fmtTime(l.firstLog), fmtTime(l.lastLog)),
 		})
 		a.rep.Chains = append(a.rep.Chains, ch)
 		return
@@ -94,13 +75,7 @@ func (a *assessor) location(l *location) {
 		// judge; without their digests the check would accuse them.
 		return
 	}
-	// A log delivered just before the newest digest's end may be listed by
-	// the next digest, which is outside the range or not delivered yet.
-	limit := newestEnd.Add(-a.e.opts.DeliveryDelay)
-	for _, o := range l.logs {
-		if referenced[o.key] || o.t.Before(oldestStart.Truncate(time.Minute)) || !o.t.Before(limit) {
-			continue
-		}
+	for _, o := range l.unreferenced {
 		home.Logs.Total++
 		home.Logs.Invalid++
 		t := o.t
@@ -195,12 +170,8 @@ func (a *assessor) chain(c *chain) report.Chain {
 			add(r, report.Finding{Kind: report.DigestInvalidFormat,
 				Detail: fmt.Sprintf("unsupported previousDigestHashAlgorithm %q", *d.PreviousDigestHashAlgo)})
 		}
-		for i, lf := range d.LogFiles {
-			if lf.HashAlgorithm != digest.HashAlgorithm {
-				add(r, report.Finding{Kind: report.DigestInvalidFormat,
-					Detail: fmt.Sprintf("logFiles[%d] has unsupported hashAlgorithm %q", i, lf.HashAlgorithm)})
-				break
-			}
+		if r.badHashAlgo != "" {
+			add(r, report.Finding{Kind: report.DigestInvalidFormat, Detail: r.badHashAlgo})
 		}
 		switch r.lookup.Status {
 		case keys.NotFound:
@@ -444,26 +415,26 @@ func (a *assessor) chain(c *chain) report.Chain {
 			// An unauthenticated digest vouches for nothing: its list of
 			// log files is not counted as examined (the digest's finding
 			// says why), as the AWS CLI does.
-			ch.LogsUnverified += len(r.d.LogFiles)
+			ch.LogsUnverified += len(r.refs)
 			continue
 		}
 		allLogs := true
-		for i, lf := range r.d.LogFiles {
+		for i, lf := range r.refs {
 			ch.Logs.Total++
 			res := r.logs[i]
-			if lf.S3Bucket != r.d.DigestS3Bucket {
-				res = logResult{kind: report.ObjectUnreadable, detail: "log file is in another bucket (" + lf.S3Bucket + "), not read"}
+			if lf.bucket != r.d.DigestS3Bucket {
+				res = logResult{kind: report.ObjectUnreadable, detail: "log file is in another bucket (" + lf.bucket + "), not read"}
 			}
 			order := report.Order{DigestEnd: r.end, LogIndex: i}
 			if res.kind != "" {
 				allLogs = false
 				a.rep.Findings = append(a.rep.Findings, report.Finding{Kind: res.kind, Severity: report.Error, Chain: ch.ID,
-					Object: store.URI(lf.S3Bucket, lf.S3Object), Detail: res.detail, Time: timePtr(r.end), Order: order})
+					Object: store.URI(lf.bucket, lf.key), Detail: res.detail, Time: timePtr(r.end), Order: order})
 			} else {
 				ch.Logs.Valid++
 			}
 			if e.opts.KeepValid {
-				a.rep.Objects = append(a.rep.Objects, report.ObjectResult{Chain: ch.ID, Object: store.URI(lf.S3Bucket, lf.S3Object),
+				a.rep.Objects = append(a.rep.Objects, report.ObjectResult{Chain: ch.ID, Object: store.URI(lf.bucket, lf.key),
 					Valid: res.kind == "", Order: order})
 			}
 		}

@@ -74,12 +74,12 @@ func (e *engine) explain(ctx context.Context, rep *report.Report, locs []*locati
 					if t.trail != id.Trail || r.d.End.Before(t.from) || r.d.Start.After(t.to) {
 						continue
 					}
-					for i, lf := range r.d.LogFiles {
-						if r.logs[i].kind != "" || lf.S3Bucket != r.d.DigestS3Bucket {
+					for i, lf := range r.refs {
+						if r.logs[i].kind != "" || lf.bucket != r.d.DigestS3Bucket {
 							continue
 						}
-						want[lf.S3Object] = candidate{uri: store.URI(lf.S3Bucket, lf.S3Object), key: lf.S3Object, region: id.Region, account: id.Account}
-						forTarget[ti] = append(forTarget[ti], lf.S3Object)
+						want[lf.key] = candidate{uri: store.URI(lf.bucket, lf.key), key: lf.key, region: id.Region, account: id.Account}
+						forTarget[ti] = append(forTarget[ti], lf.key)
 					}
 				}
 			}

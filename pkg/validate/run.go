@@ -102,8 +102,11 @@ type location struct {
 	// otherTrails is set when digests of trails excluded by the trail filter
 	// share this location: their log files cannot be told apart.
 	otherTrails bool
-	// logs are the log objects listed at the location in the range, sorted.
-	logs []logObject
+	// logCount, firstLog and lastLog describe the log objects listed at the
+	// location in the range; unreferenced are those no digest lists, sorted.
+	logCount          int
+	firstLog, lastLog time.Time
+	unreferenced      []logObject
 }
 
 func (e *engine) run(ctx context.Context) (*report.Report, error) {
@@ -161,7 +164,7 @@ func (e *engine) run(ctx context.Context) (*report.Report, error) {
 	}
 	seen := map[string]bool{}
 	for _, l := range found {
-		if l != nil && (len(l.chains) > 0 || len(l.logs) > 0) {
+		if l != nil && (len(l.chains) > 0 || l.logCount > 0) {
 			seen[l.loc.Account] = true
 		}
 	}

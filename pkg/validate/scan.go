@@ -2,6 +2,8 @@ package validate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -47,11 +49,26 @@ type digestRec struct {
 	keyAt  time.Time // the time the key must cover
 	lookup keys.Lookup
 
-	logs []logResult // one per d.LogFiles entry
+	// refs are the log files the digest lists, in its order, in compact
+	// form (d.LogFiles is dropped after parsing: memory grows with the
+	// number of log files, so each costs as little as it can); logs are
+	// their results.
+	refs []logRef
+	logs []logResult
+	// badHashAlgo names a logFiles entry with a hash algorithm other than
+	// SHA-256, if any.
+	badHashAlgo string
 
 	// verified is set by the assessment: the digest's signature verified,
 	// so the log files it lists are vouched for.
 	verified bool
+}
+
+// logRef is one log file a digest lists.
+type logRef struct {
+	key    string
+	bucket string // the digest's own bucket string when they are equal
+	sum    [sha256.Size]byte
 }
 
 // logResult is the outcome of hashing one referenced log file.
@@ -156,24 +173,6 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 			return nil
 		})
 	}
-	// Log objects in the range, for the unreferenced-log check; listed while
-	// the digests are read.
-	g.Go(func() error {
-		var objs []logObject
-		var lmu sync.Mutex
-		err := e.listDays(gctx, loc.LogRegionPrefix(), days(e.start, e.end), func(o store.Object) {
-			info, err := digest.ParseLogKey(o.Key)
-			if err != nil || info.Location != loc || info.Time.Before(e.start.Truncate(time.Minute)) || info.Time.After(e.end) {
-				return
-			}
-			lmu.Lock()
-			objs = append(objs, logObject{key: o.Key, t: info.Time})
-			lmu.Unlock()
-		})
-		sort.Slice(objs, func(i, j int) bool { return objs[i].key < objs[j].key })
-		l.logs = objs
-		return err
-	})
 	for _, c := range l.chains {
 		if c.anchorRec != nil {
 			r := c.anchorRec
@@ -207,7 +206,64 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if err := e.listLogs(ctx, l); err != nil {
+		return nil, err
+	}
 	return l, nil
+}
+
+// listLogs lists the location's log objects in the range and keeps those
+// that no digest lists (the unreferenced-log check), while the listed
+// digests' log files are being hashed. Only a count and the unreferenced
+// ones are kept: memory does not grow with the number of log objects.
+func (e *engine) listLogs(ctx context.Context, l *location) error {
+	referenced := map[string]bool{}
+	var newestEnd, oldestStart time.Time
+	for id, c := range l.chains {
+		for _, r := range c.digests {
+			if r.d == nil {
+				continue
+			}
+			for _, ref := range r.refs {
+				referenced[ref.key] = true
+			}
+			if id.Backfill {
+				continue
+			}
+			if r.d.End.After(newestEnd) {
+				newestEnd = r.d.End
+			}
+			if oldestStart.IsZero() || r.d.Start.Before(oldestStart) {
+				oldestStart = r.d.Start
+			}
+		}
+	}
+	// A log delivered just before the newest digest's end may be listed by
+	// the next digest, which is outside the range or not delivered yet.
+	limit := newestEnd.Add(-e.opts.DeliveryDelay)
+	from := oldestStart.Truncate(time.Minute)
+	var mu sync.Mutex
+	err := e.listDays(ctx, l.loc.LogRegionPrefix(), days(e.start, e.end), func(o store.Object) {
+		info, err := digest.ParseLogKey(o.Key)
+		if err != nil || info.Location != l.loc || info.Time.Before(e.start.Truncate(time.Minute)) || info.Time.After(e.end) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if l.logCount == 0 || info.Time.Before(l.firstLog) {
+			l.firstLog = info.Time
+		}
+		if info.Time.After(l.lastLog) {
+			l.lastLog = info.Time
+		}
+		l.logCount++
+		if referenced[o.Key] || newestEnd.IsZero() || info.Time.Before(from) || !info.Time.Before(limit) {
+			return
+		}
+		l.unreferenced = append(l.unreferenced, logObject{key: o.Key, t: info.Time})
+	})
+	sort.Slice(l.unreferenced, func(i, j int) bool { return l.unreferenced[i].key < l.unreferenced[j].key })
+	return err
 }
 
 // listDays lists prefix+day for each day, several at once, calling fn
@@ -255,7 +311,20 @@ func (e *engine) fetchDigest(ctx context.Context, loc digest.Location, r *digest
 	if err != nil {
 		return fmt.Errorf("public key %s for region %s: %w", d.DigestPublicKeyFingerprint, loc.Region, err)
 	}
-	r.logs = make([]logResult, len(d.LogFiles))
+	r.refs = make([]logRef, len(d.LogFiles))
+	for i, lf := range d.LogFiles {
+		ref := logRef{key: lf.S3Object, bucket: lf.S3Bucket}
+		if lf.S3Bucket == d.DigestS3Bucket {
+			ref.bucket = d.DigestS3Bucket
+		}
+		hex.Decode(ref.sum[:], []byte(lf.HashValue)) // digest.Parse checked it is 64 hex digits
+		if lf.HashAlgorithm != digest.HashAlgorithm && r.badHashAlgo == "" {
+			r.badHashAlgo = fmt.Sprintf("logFiles[%d] has unsupported hashAlgorithm %q", i, lf.HashAlgorithm)
+		}
+		r.refs[i] = ref
+	}
+	d.LogFiles = nil
+	r.logs = make([]logResult, len(r.refs))
 	return nil
 }
 
@@ -329,17 +398,17 @@ func parseLooseTime(s string) (time.Time, error) {
 }
 
 func (e *engine) enqueueLogs(ctx context.Context, r *digestRec) {
-	if r.d == nil || len(r.d.LogFiles) == 0 {
+	if r.d == nil || len(r.refs) == 0 {
 		return
 	}
 	if e.opts.Progress != nil {
-		e.opts.Progress.Add(len(r.d.LogFiles))
+		e.opts.Progress.Add(len(r.refs))
 	}
-	for i := range r.d.LogFiles {
+	for i := range r.refs {
 		select {
 		case e.logJobs <- logJob{rec: r, i: i}:
 		case <-ctx.Done():
-			for j := i; j < len(r.d.LogFiles); j++ {
+			for j := i; j < len(r.refs); j++ {
 				r.logs[j] = logResult{kind: report.ObjectUnreadable, detail: "not checked: run interrupted"}
 			}
 			return
@@ -349,19 +418,18 @@ func (e *engine) enqueueLogs(ctx context.Context, r *digestRec) {
 
 func (e *engine) logWorker(ctx context.Context) {
 	for job := range e.logJobs {
-		lf := job.rec.d.LogFiles[job.i]
-		job.rec.logs[job.i] = e.hashLog(ctx, lf)
+		job.rec.logs[job.i] = e.hashLog(ctx, job.rec.refs[job.i])
 		if e.opts.Progress != nil {
 			e.opts.Progress.Done(1)
 		}
 	}
 }
 
-func (e *engine) hashLog(ctx context.Context, lf digest.LogFile) logResult {
+func (e *engine) hashLog(ctx context.Context, lf logRef) logResult {
 	if err := ctx.Err(); err != nil {
 		return logResult{kind: report.ObjectUnreadable, detail: "not checked: run interrupted"}
 	}
-	rc, _, err := e.st.Open(ctx, lf.S3Object)
+	rc, _, err := e.st.Open(ctx, lf.key)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return logResult{kind: report.LogMissing, detail: "referenced by the digest but not found"}
@@ -381,9 +449,8 @@ func (e *engine) hashLog(ctx context.Context, lf digest.LogFile) logResult {
 			return logResult{kind: report.ObjectUnreadable, detail: err.Error()}
 		}
 	}
-	got := fmt.Sprintf("%x", res.SHA256[:])
-	if !strings.EqualFold(got, lf.HashValue) {
-		return logResult{kind: report.LogHashMismatch, detail: fmt.Sprintf("SHA-256 of the decompressed file is %s, the digest says %s", got, strings.ToLower(lf.HashValue))}
+	if res.SHA256 != lf.sum {
+		return logResult{kind: report.LogHashMismatch, detail: fmt.Sprintf("SHA-256 of the decompressed file is %x, the digest says %x", res.SHA256[:], lf.sum[:])}
 	}
 	return logResult{}
 }
