@@ -165,6 +165,9 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	// One goroutine per digest in flight, not per digest: a year of one
+	// region is 9k digests, and parked goroutines cost a stack each.
+	g.SetLimit(e.workers + 1)
 	if pf, ok := e.opts.Keys.(Prefetcher); ok {
 		g.Go(func() error {
 			if err := pf.Prefetch(gctx, loc.Region, e.start, e.end.Add(time.Hour)); err != nil {
