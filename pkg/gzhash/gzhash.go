@@ -58,7 +58,7 @@ type state struct {
 	buf []byte
 }
 
-const bufSize = 256 << 10
+const bufSize = 64 << 10
 
 var pool = sync.Pool{New: func() any {
 	return &state{br: bufio.NewReaderSize(nil, bufSize), h: sha256.New(), buf: make([]byte, bufSize)}
