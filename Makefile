@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: help build test race fuzz lint bench sample clean
+.PHONY: help build test race fuzz lint bench bench-micro sample clean
 
 help:
 	@echo "build  build $(BIN)"
@@ -13,7 +13,9 @@ help:
 	@echo "race   every test with the race detector"
 	@echo "fuzz   run each fuzz target for FUZZTIME ($(FUZZTIME))"
 	@echo "lint   gofmt and go vet"
-	@echo "bench  benchmarks (see docs/performance.md)"
+	@echo "bench  end-to-end benchmarks against the AWS CLI; rewrites docs/performance.md"
+	@echo "       (several minutes; wants aws, GNU time, hyperfine)"
+	@echo "bench-micro  go test benchmarks of the packages"
 	@echo "sample regenerate testdata/sample from the trail generator"
 
 build:
@@ -36,6 +38,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSignatures$$' -fuzztime $(FUZZTIME) ./pkg/store
 
 bench:
+	$(GO) run ./scripts/bench -scenario all -out docs/performance.md
+
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
 sample:

@@ -288,6 +288,7 @@ func (e *engine) discover(ctx context.Context) ([]digest.Location, error) {
 		}
 	}
 	var locs []digest.Location
+	seen := map[digest.Location]bool{}
 	for _, root := range roots {
 		prefix := strings.TrimSuffix(strings.TrimSuffix(root, "AWSLogs/"), "/")
 		dirs, err := e.st.ListDirs(ctx, root)
@@ -314,26 +315,37 @@ func (e *engine) discover(ctx context.Context) ([]digest.Location, error) {
 				accts = append(accts, acct{id: name, base: d})
 			}
 		}
+		// Each account's region folders are listed concurrently: one after
+		// another, an organization of N accounts costs 2N round trips.
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(16)
 		for _, a := range accts {
 			if e.accounts != nil && !e.accounts[a.id] {
 				continue
 			}
-			regions := map[string]bool{}
 			for _, kind := range []string{"CloudTrail-Digest/", "CloudTrail/"} {
-				rs, err := e.st.ListDirs(ctx, a.base+kind)
-				if err != nil {
-					return nil, fmt.Errorf("listing %s: %w", a.base+kind, err)
-				}
-				for _, r := range rs {
-					name := strings.TrimSuffix(strings.TrimPrefix(r, a.base+kind), "/")
-					if digest.IsRegion(name) && (e.regions == nil || e.regions[name]) {
-						regions[name] = true
+				g.Go(func() error {
+					rs, err := e.st.ListDirs(gctx, a.base+kind)
+					if err != nil {
+						return fmt.Errorf("listing %s: %w", a.base+kind, err)
 					}
-				}
+					mu.Lock()
+					defer mu.Unlock()
+					for _, r := range rs {
+						name := strings.TrimSuffix(strings.TrimPrefix(r, a.base+kind), "/")
+						loc := digest.Location{Prefix: prefix, OrgID: a.org, Account: a.id, Region: name}
+						if digest.IsRegion(name) && (e.regions == nil || e.regions[name]) && !seen[loc] {
+							seen[loc] = true
+							locs = append(locs, loc)
+						}
+					}
+					return nil
+				})
 			}
-			for r := range regions {
-				locs = append(locs, digest.Location{Prefix: prefix, OrgID: a.org, Account: a.id, Region: r})
-			}
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
 		}
 	}
 	sort.Slice(locs, func(i, j int) bool { return locs[i].String() < locs[j].String() })
