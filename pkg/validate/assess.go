@@ -411,31 +411,32 @@ func (a *assessor) chain(c *chain) report.Chain {
 		if r.d == nil {
 			continue
 		}
+		r.compact(e.opts.KeepValid)
 		if !ok {
 			// An unauthenticated digest vouches for nothing: its list of
 			// log files is not counted as examined (the digest's finding
 			// says why), as the AWS CLI does.
-			ch.LogsUnverified += len(r.refs)
+			ch.LogsUnverified += r.nLogs
 			continue
 		}
-		allLogs := true
-		for i, lf := range r.refs {
-			ch.Logs.Total++
-			res := r.logs[i]
-			if lf.bucket != r.d.DigestS3Bucket {
-				res = logResult{kind: report.ObjectUnreadable, detail: "log file is in another bucket (" + lf.bucket + "), not read"}
-			}
-			order := report.Order{DigestEnd: r.end, LogIndex: i}
-			if res.kind != "" {
-				allLogs = false
-				a.rep.Findings = append(a.rep.Findings, report.Finding{Kind: res.kind, Severity: report.Error, Chain: ch.ID,
-					Object: store.URI(lf.bucket, lf.key), Detail: res.detail, Time: timePtr(r.end), Order: order})
-			} else {
-				ch.Logs.Valid++
-			}
-			if e.opts.KeepValid {
-				a.rep.Objects = append(a.rep.Objects, report.ObjectResult{Chain: ch.ID, Object: store.URI(lf.bucket, lf.key),
-					Valid: res.kind == "", Order: order})
+		ch.Logs.Total += r.nLogs
+		ch.Logs.Valid += r.okCount
+		allLogs := len(r.failures) == 0
+		for _, f := range r.failures {
+			a.rep.Findings = append(a.rep.Findings, report.Finding{Kind: f.res.kind, Severity: report.Error, Chain: ch.ID,
+				Object: store.URI(f.ref.bucket, f.ref.key), Detail: f.res.detail, Time: timePtr(r.end),
+				Order: report.Order{DigestEnd: r.end, LogIndex: f.i}})
+		}
+		if e.opts.KeepValid {
+			next := 0
+			for i, ref := range r.refs {
+				valid := true
+				if next < len(r.failures) && r.failures[next].i == i {
+					valid = false
+					next++
+				}
+				a.rep.Objects = append(a.rep.Objects, report.ObjectResult{Chain: ch.ID, Object: store.URI(ref.bucket, ref.key),
+					Valid: valid, Order: report.Order{DigestEnd: r.end, LogIndex: i}})
 			}
 		}
 		from, to := maxTime(r.d.Start, e.start), minTime(r.d.End, e.end)

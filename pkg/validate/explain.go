@@ -70,16 +70,23 @@ func (e *engine) explain(ctx context.Context, rep *report.Report, locs []*locati
 				if r.d == nil || !r.verified {
 					continue
 				}
+				var near []int
 				for ti, t := range targets {
-					if t.trail != id.Trail || r.d.End.Before(t.from) || r.d.Start.After(t.to) {
-						continue
+					if t.trail == id.Trail && !r.d.End.Before(t.from) && !r.d.Start.After(t.to) {
+						near = append(near, ti)
 					}
-					for i, lf := range r.refs {
-						if r.logs[i].kind != "" || lf.bucket != r.d.DigestS3Bucket {
-							continue
-						}
-						want[lf.key] = candidate{uri: store.URI(lf.bucket, lf.key), key: lf.key, region: id.Region, account: id.Account}
-						forTarget[ti] = append(forTarget[ti], lf.key)
+				}
+				if len(near) == 0 {
+					continue
+				}
+				refs, err := e.verifiedLogs(ctx, r)
+				if err != nil {
+					return err
+				}
+				for _, ref := range refs {
+					want[ref.key] = candidate{uri: store.URI(ref.bucket, ref.key), key: ref.key, region: id.Region, account: id.Account}
+					for _, ti := range near {
+						forTarget[ti] = append(forTarget[ti], ref.key)
 					}
 				}
 			}
@@ -146,6 +153,37 @@ func (e *engine) explain(ctx context.Context, rep *report.Report, locs []*locati
 		f.Detail += "; the logs show " + strings.Join(parts, ", ")
 	}
 	return nil
+}
+
+// verifiedLogs returns the log files of a verified digest that were
+// verified. Their list was dropped once they were hashed (memory stays
+// small), so the digest is read again: it is one of the few near a gap.
+func (e *engine) verifiedLogs(ctx context.Context, r *digestRec) ([]logRef, error) {
+	refs := r.refs
+	if refs == nil && r.nLogs > 0 {
+		again := &digestRec{key: r.key}
+		d, _, err := e.readDigest(ctx, again)
+		if err != nil {
+			return nil, err
+		}
+		if d == nil || d.SHA256 != r.d.SHA256 {
+			return nil, nil // changed since it was verified: explain nothing from it
+		}
+		for _, lf := range d.LogFiles {
+			refs = append(refs, logRef{key: lf.S3Object, bucket: lf.S3Bucket})
+		}
+	}
+	failed := map[int]bool{}
+	for _, f := range r.failures {
+		failed[f.i] = true
+	}
+	var out []logRef
+	for i, ref := range refs {
+		if !failed[i] && ref.bucket == r.d.DigestS3Bucket {
+			out = append(out, ref)
+		}
+	}
+	return out, nil
 }
 
 // trailOfChain returns the trail name from a chain ID

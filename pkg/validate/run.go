@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"runtime"
 	"sort"
 	"strings"
@@ -44,10 +45,12 @@ type engine struct {
 	logJobs   chan logJob
 
 	accounts, regions, trails map[string]bool
+
+	seed maphash.Seed // for location.referenced
 }
 
 func newEngine(st store.Store, opts Options) (*engine, error) {
-	e := &engine{st: st, opts: opts}
+	e := &engine{st: st, opts: opts, seed: maphash.MakeSeed()}
 	if opts.Now != nil {
 		e.now = opts.Now().UTC()
 	} else {
@@ -102,6 +105,13 @@ type location struct {
 	// otherTrails is set when digests of trails excluded by the trail filter
 	// share this location: their log files cannot be told apart.
 	otherTrails bool
+	// referenced holds the keys of the log files the location's digests
+	// list, as 64-bit hashes under a seed chosen at random for each run (so
+	// no one can make an injected key collide with a listed one; by chance,
+	// with a million keys each way, one in twenty million runs would): the
+	// set costs a few bytes per log file, not the key.
+	mu         sync.Mutex
+	referenced map[uint64]struct{}
 	// logCount, firstLog and lastLog describe the log objects listed at the
 	// location in the range; unreferenced are those no digest lists, sorted.
 	logCount          int

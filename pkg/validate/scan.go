@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -50,11 +52,17 @@ type digestRec struct {
 	lookup keys.Lookup
 
 	// refs are the log files the digest lists, in its order, in compact
-	// form (d.LogFiles is dropped after parsing: memory grows with the
-	// number of log files, so each costs as little as it can); logs are
-	// their results.
-	refs []logRef
-	logs []logResult
+	// form (d.LogFiles is dropped after parsing), and logs their results.
+	// Once every one is hashed, compact folds them into nLogs, okCount and
+	// failures and drops both (unless valid objects are kept for a verbose
+	// listing): memory then holds only what failed.
+	refs      []logRef
+	logs      []logResult
+	pending   atomic.Int32 // log files not hashed yet
+	nLogs     int
+	okCount   int
+	failures  []logFailure
+	compacted bool
 	// badHashAlgo names a logFiles entry with a hash algorithm other than
 	// SHA-256, if any.
 	badHashAlgo string
@@ -69,6 +77,40 @@ type logRef struct {
 	key    string
 	bucket string // the digest's own bucket string when they are equal
 	sum    [sha256.Size]byte
+}
+
+// logFailure is a log file whose check failed.
+type logFailure struct {
+	i   int // index in the digest's logFiles
+	ref logRef
+	res logResult
+}
+
+// compact folds the log results into counts and failures; with keep, the
+// references stay for a listing of valid objects. It runs once, when the
+// last log file of the digest is hashed (or at assessment, for a digest
+// with none).
+func (r *digestRec) compact(keep bool) {
+	if r.compacted || r.d == nil {
+		return
+	}
+	r.compacted = true
+	r.nLogs = len(r.refs)
+	for i, ref := range r.refs {
+		res := r.logs[i]
+		if ref.bucket != r.d.DigestS3Bucket {
+			res = logResult{kind: report.ObjectUnreadable, detail: "log file is in another bucket (" + ref.bucket + "), not read"}
+		}
+		if res.kind != "" {
+			r.failures = append(r.failures, logFailure{i: i, ref: ref, res: res})
+		} else {
+			r.okCount++
+		}
+	}
+	r.logs = nil
+	if !keep {
+		r.refs = nil
+	}
 }
 
 // logResult is the outcome of hashing one referenced log file.
@@ -202,6 +244,7 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 			if err != nil {
 				return err
 			}
+			l.reference(e.seed, r.refs)
 			e.enqueueLogs(gctx, r)
 			return nil
 		})
@@ -215,22 +258,37 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 	return l, nil
 }
 
+// reference adds log keys to the location's referenced set.
+func (l *location) reference(seed maphash.Seed, refs []logRef) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.referenced == nil {
+		l.referenced = map[uint64]struct{}{}
+	}
+	for _, ref := range refs {
+		l.referenced[maphash.String(seed, ref.key)] = struct{}{}
+	}
+}
+
+func (l *location) isReferenced(seed maphash.Seed, key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.referenced[maphash.String(seed, key)]
+	return ok
+}
+
 // listLogs lists the location's log objects in the range and keeps those
 // that no digest lists (the unreferenced-log check), while the listed
 // digests' log files are being hashed. Only a count and the unreferenced
 // ones are kept: memory does not grow with the number of log objects.
 func (e *engine) listLogs(ctx context.Context, l *location) error {
-	referenced := map[string]bool{}
 	var newestEnd, oldestStart time.Time
 	for id, c := range l.chains {
+		if id.Backfill {
+			continue
+		}
 		for _, r := range c.digests {
 			if r.d == nil {
-				continue
-			}
-			for _, ref := range r.refs {
-				referenced[ref.key] = true
-			}
-			if id.Backfill {
 				continue
 			}
 			if r.d.End.After(newestEnd) {
@@ -260,7 +318,7 @@ func (e *engine) listLogs(ctx context.Context, l *location) error {
 			l.lastLog = info.Time
 		}
 		l.logCount++
-		if referenced[o.Key] || newestEnd.IsZero() || info.Time.Before(from) || !info.Time.Before(limit) {
+		if l.isReferenced(e.seed, o.Key) || newestEnd.IsZero() || info.Time.Before(from) || !info.Time.Before(limit) {
 			return
 		}
 		l.unreferenced = append(l.unreferenced, logObject{key: o.Key, t: info.Time})
@@ -328,6 +386,7 @@ func (e *engine) fetchDigest(ctx context.Context, loc digest.Location, r *digest
 	}
 	d.LogFiles = nil
 	r.logs = make([]logResult, len(r.refs))
+	r.pending.Store(int32(len(r.refs)))
 	return nil
 }
 
@@ -414,6 +473,9 @@ func (e *engine) enqueueLogs(ctx context.Context, r *digestRec) {
 			for j := i; j < len(r.refs); j++ {
 				r.logs[j] = logResult{kind: report.ObjectUnreadable, detail: "not checked: run interrupted"}
 			}
+			if r.pending.Add(-int32(len(r.refs)-i)) == 0 {
+				r.compact(e.opts.KeepValid)
+			}
 			return
 		}
 	}
@@ -421,7 +483,11 @@ func (e *engine) enqueueLogs(ctx context.Context, r *digestRec) {
 
 func (e *engine) logWorker(ctx context.Context) {
 	for job := range e.logJobs {
-		job.rec.logs[job.i] = e.hashLog(ctx, job.rec.refs[job.i])
+		r := job.rec
+		r.logs[job.i] = e.hashLog(ctx, r.refs[job.i])
+		if r.pending.Add(-1) == 0 {
+			r.compact(e.opts.KeepValid)
+		}
 		if e.opts.Progress != nil {
 			e.opts.Progress.Done(1)
 		}
