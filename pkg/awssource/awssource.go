@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/trailcheck/trailcheck/pkg/awsapi"
 	"github.com/trailcheck/trailcheck/pkg/awskeys"
 	"github.com/trailcheck/trailcheck/pkg/s3store"
@@ -92,8 +94,8 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	src := &Source{prefix: cfg.Prefix, prefixSet: cfg.PrefixSet}
 	bucket := cfg.Bucket
+	api := awsapi.New(awsCfg) // makes no request until asked
 	if cfg.TrailARN != "" {
-		api := awsapi.New(awsCfg)
 		trail, err := api.DescribeTrail(ctx, cfg.TrailARN)
 		if err != nil {
 			return nil, err
@@ -108,32 +110,50 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		if !trail.LogFileValidation {
 			warnf("log file validation is not enabled on trail %s: it delivers no digests", trail.ARN)
 		}
-		if st, err := api.TrailStatus(ctx, trail.ARN); err == nil {
-			src.Status = &st
-		} else if errors.Is(err, store.ErrAccessDenied) {
-			warnf("%v; the tail of each chain is checked against the end time instead", err)
-		} else {
-			return nil, err
-		}
-		if trail.Organization {
-			accts, err := api.ListAccounts(ctx)
+	}
+	// The trail's status, its organization's accounts and the bucket's
+	// region do not depend on each other: ask at once (each is a round
+	// trip, and a run's first log read waits for all of them).
+	var g errgroup.Group
+	if src.Trail != nil {
+		trail := *src.Trail
+		g.Go(func() error {
+			st, err := api.TrailStatus(ctx, trail.ARN)
 			switch {
 			case err == nil:
-				src.Accounts = accts
-			case errors.Is(err, store.ErrAccessDenied) || errors.Is(err, awsapi.ErrNoOrganization):
-				warnf("%v; member accounts with no files at all cannot be flagged", err)
+				src.Status = &st
+			case errors.Is(err, store.ErrAccessDenied):
+				warnf("%v; the tail of each chain is checked against the end time instead", err)
 			default:
-				return nil, err
+				return err
 			}
+			return nil
+		})
+		if trail.Organization {
+			g.Go(func() error {
+				accts, err := api.ListAccounts(ctx)
+				switch {
+				case err == nil:
+					src.Accounts = accts
+				case errors.Is(err, store.ErrAccessDenied) || errors.Is(err, awsapi.ErrNoOrganization):
+					warnf("%v; member accounts with no files at all cannot be flagged", err)
+				default:
+					return err
+				}
+				return nil
+			})
 		}
 	}
-	st, err := s3store.New(ctx, s3store.Config{
-		Bucket: bucket, EndpointURL: cfg.EndpointURL, PathStyle: cfg.PathStyle, AWS: &awsCfg,
+	g.Go(func() error {
+		st, err := s3store.New(ctx, s3store.Config{
+			Bucket: bucket, EndpointURL: cfg.EndpointURL, PathStyle: cfg.PathStyle, AWS: &awsCfg,
+		})
+		src.Store = st
+		return err
 	})
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	src.Store = st
 	src.Keys = awskeys.New(awsCfg)
 	return src, nil
 }
