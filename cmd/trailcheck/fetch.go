@@ -67,7 +67,7 @@ complete, 130 interrupted.`,
 	f.StringArrayVar(&opts.Regions, "region", nil, "only this `REGION` (repeatable)")
 	f.StringArrayVar(&opts.Trails, "trail-name", nil, "only this `TRAIL` (repeatable)")
 	f.StringArrayVar(&opts.PublicKeys, "public-keys", nil, "public keys `FILE` instead of ListPublicKeys (repeatable)")
-	f.IntVar(&opts.Workers, "workers", 0, "read `N` objects at once (default 128)")
+	f.IntVar(&opts.Workers, "workers", 0, "read `N` objects at once (default 256)")
 	f.StringVar(&opts.Output, "output", "text", "output `FORMAT`: text, json, aws, junit or ndjson")
 	return cmd
 }

@@ -32,8 +32,9 @@ import (
 // Defaults of Options.
 const (
 	// DefaultMaxConns is the default connection pool size per host: enough
-	// for the validator's default of 128 reads in flight plus listings.
-	DefaultMaxConns = 256
+	// for the validator's default of 256 log reads in flight plus digest
+	// reads and listings.
+	DefaultMaxConns = 512
 	// DefaultMaxAttempts is the default number of attempts per request.
 	// S3 throttles bursts with 503 SlowDown; eight attempts with jittered
 	// exponential backoff ride out a minute of it.

@@ -51,7 +51,7 @@ type Config struct {
 	// does so for an IP address only, and bucket.host names rarely resolve
 	// for MinIO or LocalStack.
 	PathStyle bool
-	// MaxConns is the most connections to S3; 0 means 256.
+	// MaxConns is the most connections to S3; 0 means awsapi.DefaultMaxConns.
 	MaxConns int
 	// MaxAttempts is the most attempts per request; 0 means 8.
 	MaxAttempts int
