@@ -149,6 +149,18 @@ func ParseDigestKey(key string) (DigestKeyInfo, error) {
 
 // ParseLogKey parses a log object key.
 func ParseLogKey(key string) (LogKeyInfo, error) {
+	// Every listed log object goes through here (100,000s a run): a
+	// hand-written parser takes the common case in a fraction of the
+	// regular expression's time; anything it does not accept goes to the
+	// regular expression, which decides and explains.
+	if info, ok := parseLogKeyFast(key); ok {
+		return info, nil
+	}
+	return parseLogKeyRE(key)
+}
+
+// parseLogKeyRE is ParseLogKey by the regular expression.
+func parseLogKeyRE(key string) (LogKeyInfo, error) {
 	m := logKeyRE.FindStringSubmatch(key)
 	if m == nil {
 		return LogKeyInfo{}, fmt.Errorf("%q is not a CloudTrail log key", key)
@@ -191,4 +203,119 @@ func Partition(region string) string {
 		return "aws-us-gov"
 	}
 	return "aws"
+}
+
+// parseLogKeyFast parses a log key exactly as logKeyRE and ParseLogKey do,
+// for keys that are valid; ok is false for anything else.
+func parseLogKeyFast(key string) (LogKeyInfo, bool) {
+	const suffix = ".json.gz"
+	if !strings.HasSuffix(key, suffix) {
+		return LogKeyInfo{}, false
+	}
+	// From the end: ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/NAME.
+	var seg [7]string
+	rest := key
+	for i := 6; i >= 0; i-- {
+		j := strings.LastIndexByte(rest, '/')
+		if j < 0 {
+			return LogKeyInfo{}, false
+		}
+		seg[i], rest = rest[j+1:], rest[:j]
+	}
+	account, region, name := seg[0], seg[2], seg[6]
+	if seg[1] != "CloudTrail" || !allDigits(account, 12) || !isRegionFast(region) ||
+		!allDigits(seg[3], 4) || !allDigits(seg[4], 2) || !allDigits(seg[5], 2) {
+		return LogKeyInfo{}, false
+	}
+	// rest is [PREFIX/]AWSLogs[/o-ORG].
+	var org string
+	if j := strings.LastIndexByte(rest, '/'); j >= 0 && strings.HasPrefix(rest[j+1:], "o-") {
+		org, rest = rest[j+1:], rest[:j]
+		if !isOrgFast(org) {
+			return LogKeyInfo{}, false
+		}
+	}
+	var prefix string
+	switch {
+	case rest == "AWSLogs":
+	case strings.HasSuffix(rest, "/AWSLogs"):
+		prefix = rest[:len(rest)-len("/AWSLogs")]
+	default:
+		return LogKeyInfo{}, false
+	}
+	// NAME: ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE16.json.gz
+	head := account + "_CloudTrail_" + region + "_"
+	body, ok := strings.CutPrefix(strings.TrimSuffix(name, suffix), head)
+	if !ok || len(body) != 14+1+16 || body[14] != '_' {
+		return LogKeyInfo{}, false
+	}
+	ts, unique := body[:14], body[15:]
+	if !allDigits(ts[:8], 8) || ts[8] != 'T' || !allDigits(ts[9:13], 4) || ts[13] != 'Z' || !isAlnum(unique) {
+		return LogKeyInfo{}, false
+	}
+	t, err := time.Parse(LogKeyTimeLayout, ts)
+	if err != nil || seg[3]+"/"+seg[4]+"/"+seg[5]+"/" != DayFolder(t) {
+		return LogKeyInfo{}, false
+	}
+	return LogKeyInfo{Location: Location{Prefix: prefix, OrgID: org, Account: account, Region: region}, Time: t}, true
+}
+
+func allDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// isRegionFast is reRegion: two lower-case letters, one or more
+// "-[a-z0-9]+" parts, and a final "-DIGITS" part.
+func isRegionFast(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 || len(parts[0]) != 2 || parts[0][0] < 'a' || parts[0][0] > 'z' || parts[0][1] < 'a' || parts[0][1] > 'z' {
+		return false
+	}
+	last := parts[len(parts)-1]
+	if last == "" || !allDigits(last, len(last)) {
+		return false
+	}
+	for _, p := range parts[1 : len(parts)-1] {
+		if p == "" {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			if !(p[i] >= 'a' && p[i] <= 'z' || p[i] >= '0' && p[i] <= '9') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isOrgFast is reOrg: "o-" and 10 to 32 lower-case letters or digits.
+func isOrgFast(s string) bool {
+	id := strings.TrimPrefix(s, "o-")
+	if len(id) < 10 || len(id) > 32 || len(id) == len(s) {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !(id[i] >= 'a' && id[i] <= 'z' || id[i] >= '0' && id[i] <= '9') {
+			return false
+		}
+	}
+	return true
 }
