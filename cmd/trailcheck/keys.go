@@ -201,6 +201,11 @@ func runKeysFetch(ctx context.Context, opts *KeysFetchOptions) error {
 	}
 
 	ks := src.Keys()
+	for _, err := range src.Rejected() {
+		// Not saved: a digest signed with it will fail to verify offline,
+		// and this says why.
+		fmt.Fprintf(opts.IO.ErrOut, "trailcheck: warning: CloudTrail listed a bad public key, not saved: %v\n", err)
+	}
 	perRegion := map[string]int{}
 	for _, k := range ks {
 		perRegion[k.Region]++

@@ -297,6 +297,35 @@ func (s *Source) list(ctx context.Context, region string, from, to time.Time) ([
 	return found, rejected, nil
 }
 
+// Rejected returns, for every key CloudTrail listed that failed the checks
+// (fingerprint not the MD5 of the key, not an RSA key, bad window), one
+// error naming region and fingerprint, sorted. A lookup of such a
+// fingerprint is an error too; this lets a caller that saves keys say so.
+func (s *Source) Rejected() []error {
+	s.mu.Lock()
+	regions := make([]string, 0, len(s.regions))
+	for r := range s.regions {
+		regions = append(regions, r)
+	}
+	s.mu.Unlock()
+	sort.Strings(regions)
+	var out []error
+	for _, r := range regions {
+		rk := s.region(r)
+		rk.mu.Lock()
+		fps := make([]string, 0, len(rk.rejected))
+		for fp := range rk.rejected {
+			fps = append(fps, fp)
+		}
+		sort.Strings(fps)
+		for _, fp := range fps {
+			out = append(out, fmt.Errorf("region %s: key %s: %w", r, fp, rk.rejected[fp]))
+		}
+		rk.mu.Unlock()
+	}
+	return out
+}
+
 // Keys returns every key fetched so far, by region then validity start:
 // what keys.RegionMap needs to save them for an offline run.
 func (s *Source) Keys() []*keys.Key {

@@ -216,6 +216,11 @@ func TestBadKeyRejected(t *testing.T) {
 	if l := lookup(t, src, "us-east-1", ks[1].Fingerprint, at); l.Status != keys.Found {
 		t.Errorf("the good key next to the bad ones: %+v", l)
 	}
+	// A caller saving keys learns which were left out.
+	rej := src.Rejected()
+	if len(rej) != 2 || !strings.Contains(rej[0].Error(), "region us-east-1: key "+claimed) || !strings.Contains(rej[1].Error(), strings.Repeat("1", 32)) {
+		t.Errorf("Rejected() = %v", rej)
+	}
 }
 
 func TestConcurrentLookupsShareOneCall(t *testing.T) {
