@@ -83,7 +83,7 @@ func NewCmdValidate(ios *IOStreams, runF func(context.Context, *ValidateOptions)
 	var failOn []string
 
 	cmd := &cobra.Command{
-		Use:   "validate --dir DIR --public-keys FILE --start-time TIME [flags]",
+		Use:   "validate (--trail-arn ARN | --s3-bucket BUCKET | --dir DIR) --start-time TIME [flags]",
 		Short: "Verify CloudTrail digest and log files",
 		Long: `Validate verifies the CloudTrail log files delivered in a period: the
 signature of every digest file, the links between consecutive digests, the
@@ -93,10 +93,21 @@ the newest ones), no log file is missing and none was added.
 It validates every trail, region and account found in the bucket, unless
 --account-id, --region or --trail-name narrow it.
 
-A local copy of the bucket (aws s3 sync) has no S3 metadata, so it needs the
-public keys (aws cloudtrail list-public-keys, saved per region) and the
-digests' signatures (aws s3api head-object, saved with --signatures).
-Without signatures, only chains whose newest digest is signed can be verified.
+The trail is read from S3 (--trail-arn, or --s3-bucket with no CloudTrail
+call), with the AWS CLI's flag names and the default credential chain
+(--profile, --role-arn, AWS_ENDPOINT_URL_S3 or --endpoint-url), or from a
+local copy (--dir). A copy made by 'trailcheck fetch' carries its keys and
+signatures. One made by 'aws s3 sync' has no S3 metadata, so it needs the
+public keys (trailcheck keys fetch, or aws cloudtrail list-public-keys saved
+per region) and the digests' signatures (aws s3api head-object, saved with
+--signatures); without them only chains whose newest digest is signed can
+be verified.
+
+Unattended runs: --state FILE checks only what is new since the last run
+and proves it links to what was verified; --metrics-file writes Prometheus
+metrics; --quiet prints nothing when everything verifies. --fail-on chooses
+the finding kinds that fail the run; --report FILE.html writes an evidence
+report.
 
 Times are UTC: RFC 3339 (2015-01-08T05:21:42Z; another offset is converted to
 UTC) or a date (2015-01-08, meaning 00:00:00Z).
@@ -108,11 +119,19 @@ Exit status:
   0    everything in the requested range was verified
   1    integrity findings: a digest or log file invalid, missing or injected,
        a broken chain, no digests at all (or a gap, with --fail-on-gap)
-  2    usage error: a bad flag or time, a missing --dir or --start-time
-  3    the run could not complete: unreadable directory, bad public key or
-       signatures file, or a read error during validation
+  2    usage error: a bad flag or time, no trail to validate, no --start-time
+  3    the run could not complete: access denied (the error names the
+       permission), unreadable directory, bad key, signatures or state file
   130  interrupted`,
-		Example: `  # A local copy of the bucket, with keys and signatures saved beforehand
+		Example: `  # The trail in S3, every region and account, as aws cloudtrail validate-logs would
+  $ trailcheck validate --trail-arn arn:aws:cloudtrail:us-east-1:111122223333:trail/main \
+      --start-time 2024-01-01 --end-time 2024-02-01
+
+  # Hourly from cron: only what is new, metrics for alerting
+  $ trailcheck validate --trail-arn ARN --start-time 2024-01-01 --state /var/lib/trailcheck/state.json \
+      --metrics-file /var/lib/node_exporter/textfile/trailcheck.prom --quiet
+
+  # A local copy of the bucket, with keys and signatures saved beforehand
   $ aws s3 sync s3://my-trail-bucket ./bucket
   $ aws cloudtrail list-public-keys --region us-east-1 > us-east-1-keys.json
   $ trailcheck validate --dir ./bucket --public-keys us-east-1=us-east-1-keys.json \
