@@ -133,12 +133,51 @@ type logObject struct {
 func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*location, error) {
 	l := &location{loc: loc, chains: map[digest.ChainID]*chain{}}
 
+	g, gctx := errgroup.WithContext(ctx)
+	// One goroutine per digest in flight, not per digest: a year of one
+	// region is 9k digests, and parked goroutines cost a stack each.
+	g.SetLimit(e.workers + 1)
+	if pf, ok := e.opts.Keys.(Prefetcher); ok {
+		g.Go(func() error {
+			if err := pf.Prefetch(gctx, loc.Region, e.start, e.end.Add(time.Hour)); err != nil {
+				return fmt.Errorf("public keys for region %s: %w", loc.Region, err)
+			}
+			return nil
+		})
+	}
+	// Each digest is read as soon as its day is listed: a long range lists
+	// hundreds of days, and the reads need not wait for the last of them.
+	fetch := func(r *digestRec) {
+		g.Go(func() error {
+			select {
+			case e.digestSem <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			err := e.fetchDigest(gctx, loc, r)
+			<-e.digestSem
+			if err != nil {
+				return err
+			}
+			l.reference(e.seed, r.refs)
+			e.enqueueLogs(gctx, r)
+			return nil
+		})
+	}
+	listed := make(chan *digestRec, 256)
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for r := range listed {
+			fetch(r)
+		}
+	}()
+
 	// Digests: the AWS CLI's selection, key time in [start, end+1h].
 	lo := e.start.Format(digest.KeyTimeLayout)
 	hi := e.end.Add(time.Hour).Format(digest.KeyTimeLayout)
 	var mu sync.Mutex
-	var recs []*digestRec
-	err := e.listDays(ctx, loc.DigestRegionPrefix(), days(e.start, e.end.Add(time.Hour)), func(o store.Object) {
+	err := e.listDays(gctx, loc.DigestRegionPrefix(), days(e.start, e.end.Add(time.Hour)), func(o store.Object) {
 		info, err := digest.ParseDigestKey(o.Key)
 		if err != nil || info.Chain.Location != loc {
 			return
@@ -151,14 +190,12 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 		} else if ts < lo || ts > hi {
 			return
 		}
+		mu.Lock()
 		if e.trails != nil && !e.trails[info.Chain.Trail] {
-			mu.Lock()
 			l.otherTrails = true
 			mu.Unlock()
 			return
 		}
-		mu.Lock()
-		defer mu.Unlock()
 		c := l.chains[info.Chain]
 		if c == nil {
 			c = &chain{id: info.Chain, byKey: map[string]*digestRec{}}
@@ -166,9 +203,16 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 		}
 		r := &digestRec{key: o.Key, end: info.End}
 		c.byKey[o.Key] = r
-		recs = append(recs, r)
+		mu.Unlock()
+		listed <- r
 	})
+	close(listed)
+	<-dispatched
 	if err != nil {
+		// A failed read cancels the listing too: report the cause.
+		if werr := g.Wait(); werr != nil {
+			return nil, werr
+		}
 		return nil, err
 	}
 	// Anchored chains of this location: one with no new digest is still
@@ -206,18 +250,6 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 		})
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	// One goroutine per digest in flight, not per digest: a year of one
-	// region is 9k digests, and parked goroutines cost a stack each.
-	g.SetLimit(e.workers + 1)
-	if pf, ok := e.opts.Keys.(Prefetcher); ok {
-		g.Go(func() error {
-			if err := pf.Prefetch(gctx, loc.Region, e.start, e.end.Add(time.Hour)); err != nil {
-				return fmt.Errorf("public keys for region %s: %w", loc.Region, err)
-			}
-			return nil
-		})
-	}
 	for _, c := range l.chains {
 		if c.anchorRec != nil {
 			r := c.anchorRec
@@ -231,23 +263,6 @@ func (e *engine) scanLocation(ctx context.Context, loc digest.Location) (*locati
 				return e.readAnchor(gctx, r)
 			})
 		}
-	}
-	for _, r := range recs {
-		g.Go(func() error {
-			select {
-			case e.digestSem <- struct{}{}:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			err := e.fetchDigest(gctx, loc, r)
-			<-e.digestSem
-			if err != nil {
-				return err
-			}
-			l.reference(e.seed, r.refs)
-			e.enqueueLogs(gctx, r)
-			return nil
-		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -331,7 +346,7 @@ func (e *engine) listLogs(ctx context.Context, l *location) error {
 // (serialised by the caller) for each object.
 func (e *engine) listDays(ctx context.Context, prefix string, ds []string, fn func(store.Object)) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
+	g.SetLimit(32)
 	for _, d := range ds {
 		g.Go(func() error {
 			err := e.st.List(gctx, prefix+d, func(o store.Object) error { fn(o); return nil })
