@@ -100,12 +100,7 @@ Exit status:
 		Example: `  $ trailcheck keys fetch --region us-east-1 --region eu-west-1 \
       --start-time 2024-01-01 --end-time 2024-04-01 --out keys.json
   $ trailcheck validate --dir ./bucket --public-keys keys.json --start-time 2024-01-01`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError("run 'trailcheck keys fetch --help' for usage", "keys fetch takes no arguments, got %q", args[0])
-			}
-			return nil
-		},
+		Args: noArgs("keys fetch"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.parse(startText, endText, time.Now()); err != nil {
 				return err

@@ -59,12 +59,7 @@ Exit status:
 		Example: `  $ trailcheck validate --dir ./bucket --public-keys keys.json --signatures signatures.json \
       --start-time 2024-01-01 --output json > result.json
   $ trailcheck report --input result.json --output evidence-2024-01.html`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError("run 'trailcheck report --help' for usage", "report takes no arguments, got %q", args[0])
-			}
-			return nil
-		},
+		Args: noArgs("report"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.check(); err != nil {
 				return err

@@ -113,6 +113,17 @@ and with --output aws prints exactly what the AWS CLI prints.`,
 	return cmd
 }
 
+// noArgs refuses positional arguments with a usage error naming the
+// command and its help.
+func noArgs(name string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError(fmt.Sprintf("run 'trailcheck %s --help' for usage", name), "%s takes no arguments, got %q", name, args[0])
+		}
+		return nil
+	}
+}
+
 // flagError makes a flag parsing error a usage error naming the help to read.
 func flagError(cmd *cobra.Command, err error) error {
 	return usageError(fmt.Sprintf("run '%s --help' for usage", cmd.CommandPath()), "%v", err)

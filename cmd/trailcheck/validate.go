@@ -145,12 +145,7 @@ Exit status:
   # A JSON report for a pipeline
   $ trailcheck validate --dir ./bucket --public-keys keys.json --signatures signatures.json \
       --start-time 2024-01-01 --output json > report.json`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError("run 'trailcheck validate --help' for usage", "validate takes no arguments, got %q", args[0])
-			}
-			return nil
-		},
+		Args: noArgs("validate"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.parse(cmd, startText, endText, colorMode, failOn, time.Now()); err != nil {
 				return err

@@ -147,16 +147,13 @@ func (r *Recorder) ListDirs(ctx context.Context, prefix string) ([]string, error
 
 func isDigestKey(key string) bool { return strings.Contains(key, "/CloudTrail-Digest/") }
 
+// path is where key is recorded. Keys with empty parts ("a//b", "a/") are
+// refused as well: two of them would be written to one file.
 func (r *Recorder) path(key string) (string, error) {
-	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
+	if strings.Contains(key, "//") || strings.HasSuffix(key, "/") {
 		return "", fmt.Errorf("invalid object key %q", key)
 	}
-	for _, part := range strings.Split(key, "/") {
-		if part == "" || part == "." || part == ".." {
-			return "", fmt.Errorf("invalid object key %q", key)
-		}
-	}
-	return filepath.Join(r.dir, filepath.FromSlash(key)), nil
+	return store.KeyPath(r.dir, key)
 }
 
 // Open serves a log file already recorded from disk; anything else is read

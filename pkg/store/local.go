@@ -40,7 +40,12 @@ func (l *Local) Dir() string { return l.dir }
 // Bucket returns "": a local copy does not know its bucket (see WithBucket).
 func (l *Local) Bucket() string { return "" }
 
-func (l *Local) path(key string) (string, error) {
+func (l *Local) path(key string) (string, error) { return KeyPath(l.dir, key) }
+
+// KeyPath returns the file that holds object key in a bucket copied to dir.
+// A key that could name a file outside dir ("/a", "a/../b", "a/./b") is
+// refused.
+func KeyPath(dir, key string) (string, error) {
 	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
 		return "", fmt.Errorf("invalid object key %q", key)
 	}
@@ -49,7 +54,7 @@ func (l *Local) path(key string) (string, error) {
 			return "", fmt.Errorf("invalid object key %q", key)
 		}
 	}
-	return filepath.Join(l.dir, filepath.FromSlash(key)), nil
+	return filepath.Join(dir, filepath.FromSlash(key)), nil
 }
 
 // List walks the files below prefix. The keys are sorted before fn sees them
