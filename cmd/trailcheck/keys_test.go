@@ -281,19 +281,8 @@ func keysFrom(t *testing.T, file, region string) []*keys.Key {
 	return ks
 }
 
-func startStandin(t *testing.T, opts standin.Options) *standin.Server {
-	t.Helper()
-	srv, err := standin.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.Setenv(t)
-	return srv
-}
-
 func TestKeysFetch(t *testing.T) {
-	srv := startStandin(t, standin.Options{KeysPageSize: 1}) // a page per key
+	srv := standin.StartTest(t, standin.Options{KeysPageSize: 1}) // a page per key
 	srv.SetKeys("us-east-1", keysFrom(t, docsKeys, "us-east-1"))
 	srv.SetKeys("eu-west-1", keysFrom(t, cliKeys, "eu-west-1"))
 	dir := t.TempDir()
@@ -367,7 +356,7 @@ func TestKeysFetch(t *testing.T) {
 }
 
 func TestKeysFetchFailures(t *testing.T) {
-	srv := startStandin(t, standin.Options{AccessKeyID: "AKIASTANDINTEST"})
+	srv := standin.StartTest(t, standin.Options{AccessKeyID: "AKIASTANDINTEST"})
 	srv.SetKeys("us-east-1", keysFrom(t, docsKeys, "us-east-1"))
 	dir := t.TempDir()
 	out := filepath.Join(dir, "keys.json")

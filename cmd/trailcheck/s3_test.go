@@ -24,12 +24,7 @@ func serveTrail(t *testing.T, cfg trailgen.Config, mutate func(*trailgen.Trail))
 	if mutate != nil {
 		mutate(tr)
 	}
-	srv, err := standin.Start(standin.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.Setenv(t)
+	srv := standin.StartTest(t, standin.Options{})
 	trail, err := srv.LoadTrail(context.Background(), tr, "gzip")
 	if err != nil {
 		t.Fatal(err)

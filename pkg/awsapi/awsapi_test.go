@@ -15,12 +15,7 @@ import (
 
 func setup(t *testing.T, opts standin.Options, region string) (*standin.Server, *awsapi.Client) {
 	t.Helper()
-	srv, err := standin.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.Setenv(t)
+	srv := standin.StartTest(t, opts)
 	cfg, err := awsapi.LoadConfig(context.Background(), awsapi.Options{Region: region, MaxBackoff: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

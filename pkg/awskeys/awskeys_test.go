@@ -69,12 +69,7 @@ func publicKeys(t *testing.T, region string, privs []*rsa.PrivateKey) []*keys.Ke
 
 func setup(t *testing.T, opts standin.Options) (*standin.Server, *awskeys.Source) {
 	t.Helper()
-	srv, err := standin.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.Setenv(t)
+	srv := standin.StartTest(t, opts)
 	cfg, err := awsapi.LoadConfig(context.Background(), awsapi.Options{MaxBackoff: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -18,12 +18,7 @@ import (
 
 func serve(t *testing.T, tr *trailgen.Trail) (*standin.Server, standin.Trail) {
 	t.Helper()
-	srv, err := standin.Start(standin.Options{KeysPageSize: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.Setenv(t)
+	srv := standin.StartTest(t, standin.Options{KeysPageSize: 2})
 	st, err := srv.LoadTrail(context.Background(), tr, "gzip")
 	if err != nil {
 		t.Fatal(err)

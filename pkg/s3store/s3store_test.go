@@ -21,19 +21,6 @@ import (
 	"github.com/trailcheck/trailcheck/pkg/store/storetest"
 )
 
-// start starts a stand-in and points the SDK at it through the
-// environment only (AWS_ENDPOINT_URL_S3 and friends).
-func start(t *testing.T, opts standin.Options) *standin.Server {
-	t.Helper()
-	srv, err := standin.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	srv.Setenv(t)
-	return srv
-}
-
 // fast is a config whose retries do not wait long.
 func fast(bucket string) s3store.Config {
 	return s3store.Config{Bucket: bucket, MaxBackoff: 5 * time.Millisecond}
@@ -65,7 +52,7 @@ func readAll(t *testing.T, st store.Store, key string) ([]byte, store.Meta) {
 // TestConformance proves that S3, as the SDK sees it through the stand-in,
 // behaves like Local and Mem.
 func TestConformance(t *testing.T) {
-	srv := start(t, standin.Options{})
+	srv := standin.StartTest(t, standin.Options{})
 	var warnings []string
 	var mu sync.Mutex
 	storetest.Run(t, func(t *testing.T, objs map[string]storetest.Object) store.Store {
@@ -108,7 +95,7 @@ func gz(s string) []byte {
 // Content-Encoding: gzip is read as its stored bytes, while a plain
 // net/http client would decompress it (so the test is not vacuous).
 func TestGzipEncodingIsRaw(t *testing.T) {
-	srv := start(t, standin.Options{})
+	srv := standin.StartTest(t, standin.Options{})
 	data := gz(`{"Records":[]}`)
 	if err := srv.PutObject("b", "log.json.gz", data, nil, "gzip"); err != nil {
 		t.Fatal(err)
@@ -130,7 +117,7 @@ func TestGzipEncodingIsRaw(t *testing.T) {
 
 // TestPaging lists more keys and folders than one page holds.
 func TestPaging(t *testing.T) {
-	srv := start(t, standin.Options{})
+	srv := standin.StartTest(t, standin.Options{})
 	var want []string
 	for i := range 2345 {
 		k := fmt.Sprintf("d%04d/obj", i)
@@ -163,7 +150,7 @@ func TestPaging(t *testing.T) {
 }
 
 func TestRegionDiscovery(t *testing.T) {
-	srv := start(t, standin.Options{})
+	srv := standin.StartTest(t, standin.Options{})
 	for _, tc := range []struct{ stored, want string }{
 		{"", "us-east-1"},
 		{"us-east-1", "us-east-1"},
@@ -212,7 +199,7 @@ func TestRegionDiscovery(t *testing.T) {
 }
 
 func TestNoSuchBucket(t *testing.T) {
-	start(t, standin.Options{})
+	standin.StartTest(t, standin.Options{})
 	_, err := s3store.New(context.Background(), fast("nope"))
 	if !errors.Is(err, s3store.ErrNoSuchBucket) || errors.Is(err, store.ErrNotFound) {
 		t.Errorf("New of a missing bucket: %v, want ErrNoSuchBucket (not ErrNotFound)", err)
@@ -230,7 +217,7 @@ func TestNoSuchBucket(t *testing.T) {
 // would address virtual-host style (bucket.localhost) unless path style is
 // turned on.
 func TestEndpointHostName(t *testing.T) {
-	srv := start(t, standin.Options{})
+	srv := standin.StartTest(t, standin.Options{})
 	t.Setenv("AWS_ENDPOINT_URL_S3", "")
 	if err := srv.PutObject("b", "k", []byte("v"), nil, ""); err != nil {
 		t.Fatal(err)
@@ -249,7 +236,7 @@ func TestEndpointHostName(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	srv := start(t, standin.Options{})
+	srv := standin.StartTest(t, standin.Options{})
 	data := make([]byte, 1<<20+3)
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for i := range data {
@@ -309,7 +296,7 @@ func TestRetries(t *testing.T) {
 }
 
 func TestAccessDenied(t *testing.T) {
-	srv := start(t, standin.Options{})
+	srv := standin.StartTest(t, standin.Options{})
 	if err := srv.PutObject("b", "AWSLogs/obj", []byte("x"), nil, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +345,7 @@ func TestAccessDenied(t *testing.T) {
 }
 
 func TestBadCredentials(t *testing.T) {
-	srv := start(t, standin.Options{AccessKeyID: "AKIASTANDINGOOD"})
+	srv := standin.StartTest(t, standin.Options{AccessKeyID: "AKIASTANDINGOOD"})
 	if err := srv.CreateBucket("b", "eu-west-1"); err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +366,7 @@ func TestBadCredentials(t *testing.T) {
 }
 
 func TestAssumeRole(t *testing.T) {
-	srv := start(t, standin.Options{AccessKeyID: "AKIASTANDINBASE"})
+	srv := standin.StartTest(t, standin.Options{AccessKeyID: "AKIASTANDINBASE"})
 	if err := srv.PutObject("b", "k", []byte("v"), nil, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +393,7 @@ func TestAssumeRole(t *testing.T) {
 }
 
 func TestCancelDuringRetries(t *testing.T) {
-	srv := start(t, standin.Options{})
+	srv := standin.StartTest(t, standin.Options{})
 	if err := srv.PutObject("b", "k", []byte("v"), nil, ""); err != nil {
 		t.Fatal(err)
 	}

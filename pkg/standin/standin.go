@@ -150,6 +150,28 @@ type Setenver interface {
 	Setenv(key, value string)
 }
 
+// TB is the part of testing.TB that StartTest needs (so this package does
+// not import testing).
+type TB interface {
+	Setenver
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
+// StartTest starts a server for a test, stops it when the test ends, and
+// points the AWS SDK and CLI at it (Setenv).
+func StartTest(t TB, opts Options) *Server {
+	t.Helper()
+	srv, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.Setenv(t)
+	return srv
+}
+
 // Setenv points the AWS SDK at the server for the rest of a test and
 // isolates it from the machine's AWS configuration: the endpoint variables
 // of Env, static credentials (Options.AccessKeyID, or "standin"), no
